@@ -1,0 +1,86 @@
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include "bindings/register.h"
+#include "core/engine.h"
+
+namespace py = pybind11;
+
+namespace crossrank::bindings {
+namespace {
+
+Truncation parse_truncation(const std::string& name) {
+  if (name == "only_second") return Truncation::OnlySecond;
+  if (name == "longest_first") return Truncation::LongestFirst;
+  throw std::invalid_argument("truncation must be 'only_second' or 'longest_first', got '" + name + "'");
+}
+
+// Logits as a float32 array [pairs, labels] plus the statistics of the call.
+py::tuple to_python(ScoreResult&& result, size_t pairs) {
+  const size_t labels = result.num_labels;
+  py::array_t<float> logits({pairs, labels});
+  std::copy(result.logits.begin(), result.logits.end(), logits.mutable_data());
+  py::dict stats;
+  stats["truncated_pairs"] = result.truncated_pairs;
+  stats["query_truncated_pairs"] = result.query_truncated_pairs;
+  stats["real_tokens"] = result.real_tokens;
+  stats["padded_tokens"] = result.padded_tokens;
+  stats["batches"] = result.batches;
+  return py::make_tuple(std::move(logits), std::move(stats));
+}
+
+// Between batches: honour Ctrl-C and report progress to an optional Python callable.
+// Create and destroy it with the GIL held (it owns a reference to the callable).
+ProgressCallback between_batches(const py::object& callback) {
+  return [callback](size_t done, size_t total) {
+    py::gil_scoped_acquire acquire;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    if (!callback.is_none()) callback(done, total);
+  };
+}
+
+}  // namespace
+
+void register_engine(py::module_& m) {
+  m.def(
+      "plan_batches",
+      [](const std::vector<size_t>& lengths, size_t max_padded_tokens, size_t max_batch_size) {
+        BatchPolicy policy{max_padded_tokens, max_batch_size};
+        std::vector<std::pair<std::vector<size_t>, size_t>> out;
+        for (Batch& batch : plan_batches(lengths, policy)) out.emplace_back(std::move(batch.indices), batch.padded_length);
+        return out;
+      },
+      py::arg("lengths"), py::arg("max_padded_tokens"), py::arg("max_batch_size"),
+      "The engine's batch plan for these lengths: [(indices, padded_length)], for inspection and tests.");
+  py::class_<Engine, std::shared_ptr<Engine>>(m, "Engine")
+      .def(py::init([](std::shared_ptr<WordPieceTokenizer> tokenizer, std::shared_ptr<OnnxSession> session,
+                       size_t max_length, const std::string& truncation, size_t max_padded_tokens,
+                       size_t max_batch_size, int64_t pad_id) {
+             EngineConfig config;
+             config.max_length = max_length;
+             config.truncation = parse_truncation(truncation);
+             config.batch_policy.max_padded_tokens = max_padded_tokens;
+             config.batch_policy.max_batch_size = max_batch_size;
+             config.pad_id = pad_id;
+             return std::make_shared<Engine>(std::move(tokenizer), std::move(session), config);
+           }),
+           py::arg("tokenizer"), py::arg("session"), py::arg("max_length"), py::arg("truncation"),
+           py::arg("max_padded_tokens"), py::arg("max_batch_size"), py::arg("pad_id"))
+      .def(
+          "score",
+          [](const Engine& engine, std::vector<std::string> queries, std::vector<std::string> docs,
+             const py::object& progress) {
+            const size_t pairs = queries.size();
+            const ProgressCallback callback = between_batches(progress);
+            ScoreResult result;
+            {
+              py::gil_scoped_release release;
+              result = engine.score(queries, docs, callback);
+            }
+            return to_python(std::move(result), pairs);
+          },
+          py::arg("queries"), py::arg("docs"), py::arg("progress") = py::none(),
+          "Score pairs; returns (logits float32 [pairs, labels], stats dict). Releases the GIL.");
+}
+
+}  // namespace crossrank::bindings

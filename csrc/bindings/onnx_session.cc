@@ -1,0 +1,24 @@
+#include <pybind11/stl.h>
+
+#include "bindings/register.h"
+#include "core/onnx_session.h"
+
+namespace py = pybind11;
+
+namespace crossrank::bindings {
+
+void register_session(py::module_& m) {
+  py::class_<OnnxSession, std::shared_ptr<OnnxSession>>(m, "OnnxSession")
+      .def(py::init([](const std::string& path, int intra_op_threads) {
+             SessionConfig config;
+             config.intra_op_threads = intra_op_threads;
+             py::gil_scoped_release release;  // loading and optimizing a graph takes a while
+             return std::make_shared<OnnxSession>(path, config);
+           }),
+           py::arg("path"), py::arg("intra_op_threads") = 0)
+      .def_property_readonly("path", &OnnxSession::path)
+      .def_property_readonly("has_token_type_ids", &OnnxSession::has_token_type_ids)
+      .def_property_readonly("num_labels", &OnnxSession::num_labels);
+}
+
+}  // namespace crossrank::bindings

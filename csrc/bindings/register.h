@@ -1,0 +1,15 @@
+// One registration function per exposed class; module.cc calls them all.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace crossrank::bindings {
+
+void register_runtime(pybind11::module_& m);
+void register_session(pybind11::module_& m);
+void register_engine(pybind11::module_& m);
+
+}  // namespace crossrank::bindings
+
+// Defined in tokenizer.cc.
+void register_tokenizer(pybind11::module_& m);

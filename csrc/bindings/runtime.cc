@@ -1,0 +1,16 @@
+#include "bindings/register.h"
+#include "core/onnx_runtime.h"
+
+namespace py = pybind11;
+
+namespace crossrank::bindings {
+
+void register_runtime(py::module_& m) {
+  m.def("load_onnxruntime", &load_onnxruntime, py::arg("library_path"),
+        "dlopen ONNX Runtime's shared library and bind its C API (idempotent).");
+  m.def("onnxruntime_loaded", &onnxruntime_loaded);
+  m.def("onnxruntime_version", &onnxruntime_version);
+  m.attr("ORT_API_VERSION") = ORT_API_VERSION;
+}
+
+}  // namespace crossrank::bindings

@@ -1,0 +1,173 @@
+// Python bindings of crossrank::WordPieceTokenizer (module crossrank._native).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "core/wordpiece_tokenizer.h"
+
+namespace py = pybind11;
+
+namespace {
+
+using crossrank::AddedToken;
+using crossrank::PairEncoding;
+using crossrank::TokenizerConfig;
+using crossrank::Truncation;
+using crossrank::WordPieceTokenizer;
+
+Truncation truncation_from_name(const std::string& name) {
+  if (name == "only_second") return Truncation::OnlySecond;
+  if (name == "longest_first") return Truncation::LongestFirst;
+  throw std::invalid_argument("truncation must be 'only_second' or 'longest_first', got '" + name + "'");
+}
+
+// str -> UTF-8 bytes, with errors that name the item.
+std::string utf8_of(py::handle item, const char* what, size_t index) {
+  if (!PyUnicode_Check(item.ptr())) {
+    const std::string kind = item.is_none() ? "None" : std::string(Py_TYPE(item.ptr())->tp_name);
+    throw py::type_error(std::string(what) + " " + std::to_string(index) + " must be str, got " + kind);
+  }
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(item.ptr(), &size);
+  if (data == nullptr) {
+    PyErr_Clear();
+    throw py::value_error(std::string(what) + " " + std::to_string(index) +
+                          " is not valid Unicode (lone surrogate)");
+  }
+  return std::string(data, static_cast<size_t>(size));
+}
+
+std::vector<std::string> utf8_list(const py::sequence& seq, const char* what) {
+  std::vector<std::string> out;
+  out.reserve(py::len(seq));
+  size_t index = 0;
+  for (py::handle item : seq) out.push_back(utf8_of(item, what, index++));
+  return out;
+}
+
+py::list int_list(const std::vector<int32_t>& values) {
+  py::list out(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    PyObject* v = PyLong_FromLong(values[i]);
+    if (v == nullptr) throw py::error_already_set();
+    PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), v);
+  }
+  return out;
+}
+
+AddedToken added_token_from(py::handle obj, size_t index) {
+  AddedToken t;
+  if (py::isinstance<py::dict>(obj)) {
+    py::dict d = py::reinterpret_borrow<py::dict>(obj);
+    if (!d.contains("content") || !d.contains("id")) {
+      throw py::value_error("added token " + std::to_string(index) + " needs 'content' and 'id'");
+    }
+    t.content = d["content"].cast<std::string>();
+    t.id = d["id"].cast<int32_t>();
+    auto flag = [&](const char* key) { return d.contains(key) && d[key].cast<bool>(); };
+    t.lstrip = flag("lstrip");
+    t.rstrip = flag("rstrip");
+    t.single_word = flag("single_word");
+    t.normalized = flag("normalized");
+    return t;
+  }
+  // (content, id[, lstrip, rstrip, single_word, normalized])
+  py::tuple tup = py::reinterpret_borrow<py::object>(obj).cast<py::tuple>();
+  if (tup.size() < 2 || tup.size() > 6) {
+    throw py::value_error("added token " + std::to_string(index) +
+                          " must be a dict or (content, id, lstrip, rstrip, single_word, normalized)");
+  }
+  t.content = tup[0].cast<std::string>();
+  t.id = tup[1].cast<int32_t>();
+  if (tup.size() > 2) t.lstrip = tup[2].cast<bool>();
+  if (tup.size() > 3) t.rstrip = tup[3].cast<bool>();
+  if (tup.size() > 4) t.single_word = tup[4].cast<bool>();
+  if (tup.size() > 5) t.normalized = tup[5].cast<bool>();
+  return t;
+}
+
+}  // namespace
+
+void register_tokenizer(py::module_& m) {
+  py::class_<WordPieceTokenizer, std::shared_ptr<WordPieceTokenizer>>(
+      m, "WordPieceTokenizer",
+      "BERT WordPiece pair tokenizer, bit-identical to Hugging Face tokenizers "
+      "(BertNormalizer + BertPreTokenizer + WordPiece + [CLS] A [SEP] B [SEP]).")
+      .def(py::init([](const py::sequence& vocab, const std::string& unk_token,
+                       const std::string& continuing_subword_prefix, size_t max_input_chars_per_word,
+                       bool clean_text, bool handle_chinese_chars, bool strip_accents, bool lowercase,
+                       const py::sequence& added_tokens, int32_t cls_id, int32_t sep_id, int32_t type_id_a,
+                       int32_t type_id_b) {
+             TokenizerConfig c;
+             c.vocab = utf8_list(vocab, "vocab token");
+             c.unk_token = unk_token;
+             c.continuing_subword_prefix = continuing_subword_prefix;
+             c.max_input_chars_per_word = max_input_chars_per_word;
+             c.clean_text = clean_text;
+             c.handle_chinese_chars = handle_chinese_chars;
+             c.strip_accents = strip_accents;
+             c.lowercase = lowercase;
+             size_t index = 0;
+             for (py::handle t : added_tokens) c.added_tokens.push_back(added_token_from(t, index++));
+             c.cls_id = cls_id;
+             c.sep_id = sep_id;
+             c.type_id_a = type_id_a;
+             c.type_id_b = type_id_b;
+             py::gil_scoped_release release;
+             return std::make_shared<WordPieceTokenizer>(std::move(c));
+           }),
+           py::kw_only(), py::arg("vocab"), py::arg("unk_token") = "[UNK]",
+           py::arg("continuing_subword_prefix") = "##", py::arg("max_input_chars_per_word") = 100,
+           py::arg("clean_text") = true, py::arg("handle_chinese_chars") = true, py::arg("strip_accents") = true,
+           py::arg("lowercase") = true, py::arg("added_tokens") = py::list(), py::arg("cls_id") = 101,
+           py::arg("sep_id") = 102, py::arg("type_id_a") = 0, py::arg("type_id_b") = 1,
+           "vocab[id] is the token string; added_tokens: dicts like tokenizer.json's "
+           "(content, id, lstrip, rstrip, single_word, normalized) or tuples in that order.")
+      .def(
+          "encode",
+          [](const WordPieceTokenizer& self, py::handle text) {
+            std::string s = utf8_of(text, "text", 0);
+            std::vector<int32_t> ids;
+            {
+              py::gil_scoped_release release;
+              ids = self.encode(s);
+            }
+            return int_list(ids);
+          },
+          py::arg("text"), "Token ids of one text, without special tokens.")
+      .def(
+          "encode_pairs",
+          [](const WordPieceTokenizer& self, const py::sequence& queries, const py::sequence& docs,
+             size_t max_length, const std::string& truncation) {
+            const Truncation trunc = truncation_from_name(truncation);
+            if (max_length < 4) throw py::value_error("max_length must be >= 4, got " + std::to_string(max_length));
+            std::vector<std::string> q = utf8_list(queries, "query");
+            std::vector<std::string> d = utf8_list(docs, "document");
+            if (q.size() != d.size()) {
+              throw py::value_error("queries and documents differ in length (" + std::to_string(q.size()) +
+                                    " vs " + std::to_string(d.size()) + ")");
+            }
+            std::vector<PairEncoding> encs(q.size());
+            {
+              py::gil_scoped_release release;
+              for (size_t i = 0; i < q.size(); ++i) encs[i] = self.encode_pair(q[i], d[i], max_length, trunc);
+            }
+            py::list out(encs.size());
+            for (size_t i = 0; i < encs.size(); ++i) {
+              py::tuple t = py::make_tuple(int_list(encs[i].ids), int_list(encs[i].type_ids),
+                                           py::bool_(encs[i].truncated), py::bool_(encs[i].query_truncated));
+              PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), t.release().ptr());
+            }
+            return out;
+          },
+          py::arg("queries"), py::arg("docs"), py::arg("max_length"), py::arg("truncation") = "only_second",
+          "[(ids, type_ids, truncated, query_truncated)] for each (query, document); "
+          "truncation is 'only_second' or 'longest_first'.")
+      .def_property_readonly("vocab_size", [](const WordPieceTokenizer& self) { return self.config().vocab.size(); })
+      .def_property_readonly("cls_id", [](const WordPieceTokenizer& self) { return self.config().cls_id; })
+      .def_property_readonly("sep_id", [](const WordPieceTokenizer& self) { return self.config().sep_id; });
+}

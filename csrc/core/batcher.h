@@ -1,0 +1,26 @@
+// Length-bucketed batching: pairs are sorted by token length and grouped so that
+// each batch pads only to its own longest member, under a padded-token budget.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+namespace crossrank {
+
+struct BatchPolicy {
+  // Upper bound on batch_size x longest_length (the tokens a batch executes).
+  size_t max_padded_tokens = 16384;
+  size_t max_batch_size = 128;
+};
+
+struct Batch {
+  std::vector<size_t> indices;  // positions in the input, longest first
+  size_t padded_length = 0;     // length every member is padded to
+};
+
+// Plans batches for sequences of the given lengths. Every index appears in exactly
+// one batch; a single sequence longer than the budget still gets a batch of its own.
+// Ties are broken by input position, so the plan is deterministic.
+std::vector<Batch> plan_batches(const std::vector<size_t>& lengths, const BatchPolicy& policy);
+
+}  // namespace crossrank

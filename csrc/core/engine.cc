@@ -1,0 +1,79 @@
+#include "core/engine.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace crossrank {
+
+Engine::Engine(std::shared_ptr<const WordPieceTokenizer> tokenizer, std::shared_ptr<const OnnxSession> session,
+               EngineConfig config)
+    : tokenizer_(std::move(tokenizer)), session_(std::move(session)), config_(config) {
+  if (!tokenizer_ || !session_) throw std::invalid_argument("engine needs a tokenizer and a session");
+  if (config_.max_length < 4) throw std::invalid_argument("max_length must be at least 4");
+}
+
+ScoreResult Engine::score(const std::vector<std::string>& queries, const std::vector<std::string>& docs,
+                          const ProgressCallback& progress) const {
+  if (queries.size() != docs.size()) throw std::invalid_argument("queries and docs differ in length");
+  std::vector<PairEncoding> pairs;
+  pairs.reserve(queries.size());
+  // rank() sends one query with many documents: tokenize each run of equal queries once.
+  std::vector<int32_t> query_ids;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    if (i == 0 || queries[i] != queries[i - 1]) query_ids = tokenizer_->encode(queries[i]);
+    pairs.push_back(tokenizer_->build_pair(query_ids, tokenizer_->encode(docs[i]), config_.max_length,
+                                           config_.truncation));
+  }
+  return score_encoded(pairs, progress);
+}
+
+ScoreResult Engine::score_encoded(const std::vector<PairEncoding>& pairs, const ProgressCallback& progress) const {
+  ScoreResult result;
+  std::vector<size_t> lengths(pairs.size());
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    lengths[i] = pairs[i].ids.size();
+    result.real_tokens += lengths[i];
+    result.truncated_pairs += pairs[i].truncated;
+    result.query_truncated_pairs += pairs[i].query_truncated;
+  }
+  const std::vector<Batch> batches = plan_batches(lengths, config_.batch_policy);
+  result.batches = batches.size();
+
+  size_t done = 0;
+  BatchInputs inputs;
+  for (const Batch& batch : batches) {
+    const size_t rows = batch.indices.size();
+    const size_t width = batch.padded_length;
+    inputs.batch_size = rows;
+    inputs.sequence_length = width;
+    inputs.input_ids.assign(rows * width, config_.pad_id);
+    inputs.attention_mask.assign(rows * width, 0);
+    inputs.token_type_ids.assign(rows * width, 0);
+    for (size_t r = 0; r < rows; ++r) {
+      const PairEncoding& pair = pairs[batch.indices[r]];
+      std::copy(pair.ids.begin(), pair.ids.end(), inputs.input_ids.begin() + r * width);
+      std::copy(pair.type_ids.begin(), pair.type_ids.end(), inputs.token_type_ids.begin() + r * width);
+      std::fill_n(inputs.attention_mask.begin() + r * width, pair.ids.size(), 1);
+    }
+    result.padded_tokens += rows * width;
+
+    const std::vector<float> logits = session_->run(inputs);
+    const size_t labels = logits.size() / rows;
+    if (labels == 0 || labels * rows != logits.size() ||
+        (result.num_labels != 0 && labels != result.num_labels)) {
+      throw std::runtime_error(session_->path() + ": inconsistent number of output labels");
+    }
+    if (result.num_labels == 0) {
+      result.num_labels = labels;
+      result.logits.assign(pairs.size() * labels, 0.0f);
+    }
+    for (size_t r = 0; r < rows; ++r) {
+      std::copy_n(logits.begin() + r * labels, labels, result.logits.begin() + batch.indices[r] * labels);
+    }
+    done += rows;
+    if (progress) progress(done, pairs.size());
+  }
+  return result;
+}
+
+}  // namespace crossrank

@@ -1,0 +1,318 @@
+#include "core/wordpiece_tokenizer.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "core/unicode_tables.h"
+#include "core/utf8.h"
+
+namespace crossrank {
+
+struct WordPieceTokenizer::Scratch {
+  std::vector<char32_t> text;        // decoded input
+  std::vector<char32_t> normalized;  // normalized piece
+  std::vector<char32_t> nfd;         // normalizer scratch
+  std::vector<Segment> raw_segments;
+  std::vector<Segment> normalized_segments;
+  std::string word;                  // UTF-8 bytes of the current word
+  std::vector<uint32_t> bounds;      // byte offset of each char of the word (+ end)
+  std::vector<int32_t> query_ids;
+  std::vector<int32_t> doc_ids;
+};
+
+WordPieceTokenizer::Scratch& WordPieceTokenizer::scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+namespace {
+
+BertNormalizerOptions normalizer_options(const TokenizerConfig& c) {
+  BertNormalizerOptions o;
+  o.clean_text = c.clean_text;
+  o.handle_chinese_chars = c.handle_chinese_chars;
+  o.strip_accents = c.strip_accents;
+  o.lowercase = c.lowercase;
+  return o;
+}
+
+std::u32string decode_or_throw(std::string_view text, const char* what) {
+  std::vector<char32_t> cps;
+  size_t bad = 0;
+  if (!utf8::decode(text, cps, &bad)) {
+    throw std::invalid_argument(std::string(what) + " is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+  }
+  return std::u32string(cps.begin(), cps.end());
+}
+
+}  // namespace
+
+WordPieceTokenizer::WordPieceTokenizer(TokenizerConfig config)
+    : config_(std::move(config)), normalizer_(normalizer_options(config_)) {
+  if (config_.vocab.empty()) throw std::invalid_argument("tokenizer vocab is empty");
+  if (config_.vocab.size() > static_cast<size_t>(INT32_MAX)) throw std::invalid_argument("vocab too large");
+  const std::string& prefix = config_.continuing_subword_prefix;
+  for (size_t i = 0; i < config_.vocab.size(); ++i) {
+    const std::string& token = config_.vocab[i];
+    std::vector<char32_t> unused;
+    size_t bad = 0;
+    if (!utf8::decode(token, unused, &bad)) {
+      throw std::invalid_argument("vocab token " + std::to_string(i) + " is not valid UTF-8");
+    }
+    if (!token_to_id_.insert(token, static_cast<int32_t>(i))) {
+      throw std::invalid_argument("duplicate vocab token '" + token + "' (id " + std::to_string(i) + ")");
+    }
+    if (token.size() >= prefix.size() && token.compare(0, prefix.size(), prefix) == 0) {
+      continuation_.insert(std::string_view(token).substr(prefix.size()), static_cast<int32_t>(i));
+    }
+  }
+  unk_id_ = token_to_id_.find(config_.unk_token);
+  if (unk_id_ < 0) throw std::invalid_argument("unk token '" + config_.unk_token + "' is not in the vocab");
+  if (config_.cls_id < 0 || config_.sep_id < 0) throw std::invalid_argument("cls_id and sep_id must be >= 0");
+
+  Scratch& s = scratch();
+  for (const AddedToken& token : config_.added_tokens) {
+    if (token.content.empty()) throw std::invalid_argument("added token with empty content");
+    if (token.id < 0) throw std::invalid_argument("added token '" + token.content + "' has a negative id");
+    Pattern p;
+    p.id = token.id;
+    p.lstrip = token.lstrip;
+    p.rstrip = token.rstrip;
+    p.single_word = token.single_word;
+    std::u32string content = decode_or_throw(token.content, "added token");
+    if (token.normalized) {
+      // tokenizers matches normalized=true tokens by their normalized content in
+      // the normalized text.
+      s.normalized.clear();
+      normalizer_.normalize(content.data(), content.size(), s.normalized, s.nfd);
+      p.text.assign(s.normalized.begin(), s.normalized.end());
+      if (p.text.empty()) {
+        throw std::invalid_argument("added token '" + token.content + "' normalizes to an empty string");
+      }
+      normalized_patterns_.push_back(std::move(p));
+    } else {
+      p.text = std::move(content);
+      raw_patterns_.push_back(std::move(p));
+    }
+  }
+}
+
+void WordPieceTokenizer::find_matches(const std::vector<Pattern>& patterns, const char32_t* text, size_t n,
+                                      std::vector<Segment>& out) {
+  out.clear();
+  size_t start_offset = 0;
+  size_t pos = 0;
+  while (pos < n) {
+    // Leftmost-longest match at or after pos (aho-corasick MatchKind::LeftmostLongest).
+    size_t mstart = n;
+    const Pattern* best = nullptr;
+    for (size_t i = pos; i < n && best == nullptr; ++i) {
+      const char32_t c = text[i];
+      for (const Pattern& p : patterns) {
+        if (p.text[0] != c || p.text.size() > n - i) continue;
+        if (best != nullptr && p.text.size() <= best->text.size()) continue;
+        if (std::equal(p.text.begin() + 1, p.text.end(), text + i + 1)) {
+          best = &p;
+          mstart = i;
+        }
+      }
+    }
+    if (best == nullptr) break;
+    size_t start = mstart;
+    size_t stop = mstart + best->text.size();
+    pos = stop;
+    if (best->single_word) {
+      const bool start_space = start == 0 || !unicode::is_alphanumeric(text[start - 1]);
+      const bool stop_space = stop == n || !unicode::is_alphanumeric(text[stop]);
+      if (!start_space || !stop_space) continue;
+    }
+    if (best->lstrip) {
+      size_t new_start = start;
+      while (new_start > 0 && unicode::is_whitespace(text[new_start - 1])) --new_start;
+      start = std::max(new_start, start_offset);
+    }
+    if (best->rstrip) {
+      while (stop < n && unicode::is_whitespace(text[stop])) ++stop;
+    }
+    if (start_offset < start) out.push_back(Segment{start_offset, start, -1});
+    out.push_back(Segment{start, stop, best->id});
+    start_offset = stop;
+  }
+  if (start_offset < n) out.push_back(Segment{start_offset, n, -1});
+}
+
+void WordPieceTokenizer::wordpiece(const char32_t* word, size_t n, std::vector<int32_t>& ids,
+                                   Scratch& s) const {
+  if (n > config_.max_input_chars_per_word) {
+    ids.push_back(unk_id_);
+    return;
+  }
+  s.word.clear();
+  s.bounds.clear();
+  for (size_t i = 0; i < n; ++i) {
+    s.bounds.push_back(static_cast<uint32_t>(s.word.size()));
+    utf8::append(s.word, word[i]);
+  }
+  s.bounds.push_back(static_cast<uint32_t>(s.word.size()));
+  const std::string_view bytes(s.word);
+  const size_t first = ids.size();
+  size_t start = 0;
+  while (start < n) {
+    const VocabMap& map = start == 0 ? token_to_id_ : continuation_;
+    const size_t max_bytes = map.max_key_bytes();
+    size_t end = n;
+    // Longer candidates than any vocab entry cannot match: skip their lookups.
+    while (end > start && s.bounds[end] - s.bounds[start] > max_bytes) --end;
+    int32_t id = -1;
+    for (; end > start; --end) {
+      id = map.find(bytes.substr(s.bounds[start], s.bounds[end] - s.bounds[start]));
+      if (id >= 0) break;
+    }
+    if (id < 0) {
+      ids.resize(first);
+      ids.push_back(unk_id_);
+      return;
+    }
+    ids.push_back(id);
+    start = end;
+  }
+}
+
+void WordPieceTokenizer::encode_words(const char32_t* text, size_t n, std::vector<int32_t>& ids,
+                                      Scratch& s) const {
+  // BertPreTokenizer: whitespace separates (and is dropped), punctuation is isolated.
+  size_t word_start = 0;
+  bool in_word = false;
+  for (size_t i = 0; i < n; ++i) {
+    const char32_t c = text[i];
+    const bool ws = unicode::is_whitespace(c);
+    if (ws || unicode::is_punctuation(c)) {
+      if (in_word) {
+        wordpiece(text + word_start, i - word_start, ids, s);
+        in_word = false;
+      }
+      if (!ws) wordpiece(text + i, 1, ids, s);
+    } else if (!in_word) {
+      word_start = i;
+      in_word = true;
+    }
+  }
+  if (in_word) wordpiece(text + word_start, n - word_start, ids, s);
+}
+
+void WordPieceTokenizer::encode_normalized(const char32_t* text, size_t n, std::vector<int32_t>& ids,
+                                           Scratch& s) const {
+  s.normalized.clear();
+  normalizer_.normalize(text, n, s.normalized, s.nfd);
+  const char32_t* norm = s.normalized.data();
+  const size_t len = s.normalized.size();
+  if (normalized_patterns_.empty()) {
+    encode_words(norm, len, ids, s);
+    return;
+  }
+  find_matches(normalized_patterns_, norm, len, s.normalized_segments);
+  for (const Segment& seg : s.normalized_segments) {
+    if (seg.id >= 0) {
+      ids.push_back(seg.id);
+    } else {
+      encode_words(norm + seg.begin, seg.end - seg.begin, ids, s);
+    }
+  }
+}
+
+void WordPieceTokenizer::encode_into(std::string_view text, std::vector<int32_t>& ids, Scratch& s) const {
+  s.text.clear();
+  size_t bad = 0;
+  if (!utf8::decode(text, s.text, &bad)) {
+    throw std::invalid_argument("text is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+  }
+  const char32_t* cps = s.text.data();
+  const size_t n = s.text.size();
+  if (raw_patterns_.empty()) {
+    encode_normalized(cps, n, ids, s);
+    return;
+  }
+  find_matches(raw_patterns_, cps, n, s.raw_segments);
+  for (const Segment& seg : s.raw_segments) {
+    if (seg.id >= 0) {
+      ids.push_back(seg.id);
+    } else {
+      encode_normalized(cps + seg.begin, seg.end - seg.begin, ids, s);
+    }
+  }
+}
+
+std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text) const {
+  std::vector<int32_t> ids;
+  encode_into(text, ids, scratch());
+  return ids;
+}
+
+PairEncoding WordPieceTokenizer::build_pair(const std::vector<int32_t>& query_ids,
+                                            const std::vector<int32_t>& doc_ids, size_t max_length,
+                                            Truncation truncation) const {
+  if (max_length < 4) throw std::invalid_argument("max_length must be >= 4 (3 special tokens + 1)");
+  const size_t budget = max_length - 3;
+  const size_t nq = query_ids.size();
+  const size_t nd = doc_ids.size();
+  size_t keep_q = nq;
+  size_t keep_d = nd;
+  if (nq + nd > budget) {
+    const size_t to_remove = nq + nd - budget;
+    bool longest_first = truncation == Truncation::LongestFirst;
+    if (!longest_first) {
+      // tokenizers' only_second; where it would fail ("sequence too short"), fall back.
+      if (nd > to_remove) {
+        keep_d = nd - to_remove;
+      } else {
+        longest_first = true;
+      }
+    }
+    if (longest_first) {
+      // Port of tokenizers' truncate_encodings(LongestFirst) for a pair.
+      size_t n1 = nq;
+      size_t n2 = nd;
+      const bool swap = n1 > n2;
+      if (swap) std::swap(n1, n2);
+      if (n1 > budget) {
+        n2 = n1;
+      } else {
+        n2 = std::max(n1, budget - n1);
+      }
+      if (n1 + n2 > budget) {
+        n1 = budget / 2;
+        n2 = n1 + budget % 2;
+      }
+      if (swap) std::swap(n1, n2);
+      keep_q = std::min(nq, n1);
+      keep_d = std::min(nd, n2);
+    }
+  }
+  PairEncoding enc;
+  enc.query_truncated = keep_q < nq;
+  enc.truncated = enc.query_truncated || keep_d < nd;
+  const size_t total = keep_q + keep_d + 3;
+  enc.ids.reserve(total);
+  enc.type_ids.reserve(total);
+  enc.ids.push_back(config_.cls_id);
+  enc.ids.insert(enc.ids.end(), query_ids.begin(), query_ids.begin() + keep_q);
+  enc.ids.push_back(config_.sep_id);
+  enc.type_ids.assign(keep_q + 2, config_.type_id_a);
+  enc.ids.insert(enc.ids.end(), doc_ids.begin(), doc_ids.begin() + keep_d);
+  enc.ids.push_back(config_.sep_id);
+  enc.type_ids.resize(total, config_.type_id_b);
+  return enc;
+}
+
+PairEncoding WordPieceTokenizer::encode_pair(std::string_view query, std::string_view doc, size_t max_length,
+                                             Truncation truncation) const {
+  if (max_length < 4) throw std::invalid_argument("max_length must be >= 4 (3 special tokens + 1)");
+  Scratch& s = scratch();
+  s.query_ids.clear();
+  s.doc_ids.clear();
+  encode_into(query, s.query_ids, s);
+  encode_into(doc, s.doc_ids, s);
+  return build_pair(s.query_ids, s.doc_ids, max_length, truncation);
+}
+
+}  // namespace crossrank

@@ -1,0 +1,121 @@
+// BERT WordPiece pair tokenizer, bit-identical to Hugging Face `tokenizers` for a
+// tokenizer.json with BertNormalizer + BertPreTokenizer + WordPiece + the
+// "[CLS] A [SEP] B [SEP]" pair template.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/bert_normalizer.h"
+#include "core/vocab_map.h"
+
+namespace crossrank {
+
+// An entry of tokenizer.json's "added_tokens": matched in the raw text before
+// normalization and emitted as a single id.
+struct AddedToken {
+  std::string content;
+  int32_t id = 0;
+  bool lstrip = false;
+  bool rstrip = false;
+  bool single_word = false;
+  bool normalized = false;
+};
+
+struct TokenizerConfig {
+  // BertNormalizer
+  bool clean_text = true;
+  bool handle_chinese_chars = true;
+  bool strip_accents = true;  // tokenizer.json's null means "same as lowercase"
+  bool lowercase = true;
+  // WordPiece model: vocab[id] is the token string.
+  std::vector<std::string> vocab;
+  std::string unk_token = "[UNK]";
+  std::string continuing_subword_prefix = "##";
+  size_t max_input_chars_per_word = 100;
+  std::vector<AddedToken> added_tokens;
+  // Pair template: [CLS] A [SEP] B [SEP]; type ids: CLS, A, first SEP -> type_id_a; B, last SEP -> type_id_b.
+  int32_t cls_id = 101;
+  int32_t sep_id = 102;
+  int32_t type_id_a = 0;
+  int32_t type_id_b = 1;
+};
+
+enum class Truncation {
+  // Cut the document only; the query stays whole. When the query leaves no room
+  // for even one document token, the pair falls back to LongestFirst and
+  // PairEncoding::query_truncated is set.
+  OnlySecond,
+  // Hugging Face's longest_first (what sentence-transformers uses).
+  LongestFirst,
+};
+
+struct PairEncoding {
+  std::vector<int32_t> ids;
+  std::vector<int32_t> type_ids;
+  bool truncated = false;        // some document (or query) tokens were removed
+  bool query_truncated = false;  // the query itself lost tokens
+};
+
+class WordPieceTokenizer {
+ public:
+  // Throws std::invalid_argument for an inconsistent config (e.g. unk token not in vocab).
+  explicit WordPieceTokenizer(TokenizerConfig config);
+
+  // Token ids of one text without special tokens. Throws std::invalid_argument
+  // on invalid UTF-8.
+  std::vector<int32_t> encode(std::string_view text) const;
+
+  // Apply the pair template and truncation to already-tokenized sides.
+  // max_length counts the three special tokens; it must be >= 4.
+  PairEncoding build_pair(const std::vector<int32_t>& query_ids,
+                          const std::vector<int32_t>& doc_ids, size_t max_length,
+                          Truncation truncation) const;
+
+  PairEncoding encode_pair(std::string_view query, std::string_view doc, size_t max_length,
+                           Truncation truncation) const;
+
+  const TokenizerConfig& config() const { return config_; }
+
+ private:
+  // An added token as a code point pattern (normalized content for normalized=true).
+  struct Pattern {
+    std::u32string text;
+    int32_t id = 0;
+    bool lstrip = false;
+    bool rstrip = false;
+    bool single_word = false;
+  };
+  // A piece of text: [begin, end) in code points; id >= 0 for an added token.
+  struct Segment {
+    size_t begin = 0;
+    size_t end = 0;
+    int32_t id = -1;
+  };
+  struct Scratch;  // per-thread reusable buffers (wordpiece_tokenizer.cc)
+
+  static Scratch& scratch();
+  // Port of tokenizers' AddedVocabulary::find_matches (leftmost-longest, with
+  // single_word / lstrip / rstrip), on code points.
+  static void find_matches(const std::vector<Pattern>& patterns, const char32_t* text, size_t n,
+                           std::vector<Segment>& out);
+  void encode_into(std::string_view text, std::vector<int32_t>& ids, Scratch& s) const;
+  void encode_normalized(const char32_t* text, size_t n, std::vector<int32_t>& ids,
+                         Scratch& s) const;
+  void encode_words(const char32_t* text, size_t n, std::vector<int32_t>& ids, Scratch& s) const;
+  void wordpiece(const char32_t* word, size_t n, std::vector<int32_t>& ids, Scratch& s) const;
+
+  TokenizerConfig config_;
+  BertNormalizer normalizer_;
+  VocabMap token_to_id_;    // every vocab token
+  VocabMap continuation_;   // tokens starting with the continuing-subword prefix, prefix removed
+  int32_t unk_id_ = 0;
+  std::vector<Pattern> raw_patterns_;         // normalized=false: matched in the raw text
+  std::vector<Pattern> normalized_patterns_;  // normalized=true: matched in normalized pieces
+};
+
+}  // namespace crossrank

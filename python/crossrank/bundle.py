@@ -1,0 +1,87 @@
+"""A bundle: the folder a Reranker loads (ONNX graphs, tokenizer.json, crossrank.json)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "crossrank.json"
+ACTIVATIONS = ("sigmoid", "softmax", "none")
+PRECISIONS = ("int8", "fp32")
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """What crossrank.json says about a bundle, with paths resolved and checked."""
+
+    path: Path
+    max_length: int
+    num_labels: int
+    score_index: int
+    activation: str
+    default_precision: str
+    model_files: dict[str, Path]
+    tokenizer_file: Path
+    manifest: dict[str, Any] = field(repr=False)
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self.manifest.get("notes", []))
+
+    def model_file(self, precision: str) -> Path:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        path = self.model_files.get(precision)
+        if path is None or not path.is_file():
+            raise FileNotFoundError(f"bundle {self.path} has no {precision} model (expected {path})")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Bundle:
+        """Read and validate ``path/crossrank.json``."""
+        root = Path(path)
+        if not root.is_dir():
+            raise FileNotFoundError(f"bundle folder not found: {root}")
+        manifest_path = root / MANIFEST
+        if not manifest_path.is_file():
+            raise FileNotFoundError(
+                f"{root} is not a crossrank bundle: no {MANIFEST} (create one with `crossrank export`)")
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{manifest_path} is not valid JSON: {error}") from None
+        if not isinstance(manifest, dict):
+            raise ValueError(f"{manifest_path} must hold a JSON object")
+
+        def field_of(name: str, kind: type, default: Any = None) -> Any:
+            value = manifest.get(name, default)
+            if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+                raise ValueError(f"{manifest_path}: '{name}' must be {kind.__name__}, got {value!r}")
+            return value
+
+        files = field_of("files", dict, {"fp32": "model.onnx", "int8": "model.int8.onnx",
+                                         "tokenizer": "tokenizer.json"})
+        max_length = field_of("max_length", int, 512)
+        num_labels = field_of("num_labels", int, 1)
+        score_index = field_of("score_index", int, 0)
+        activation = field_of("activation", str, "sigmoid" if num_labels == 1 else "softmax")
+        default_precision = field_of("default_precision", str, "int8")
+        if max_length < 4:
+            raise ValueError(f"{manifest_path}: max_length must be at least 4, got {max_length}")
+        if num_labels < 1 or not 0 <= score_index < num_labels:
+            raise ValueError(f"{manifest_path}: score_index {score_index} is not a label of {num_labels}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"{manifest_path}: activation must be one of {ACTIVATIONS}, got {activation!r}")
+        if default_precision not in PRECISIONS:
+            raise ValueError(f"{manifest_path}: default_precision must be one of {PRECISIONS}")
+        tokenizer_file = root / str(files.get("tokenizer", "tokenizer.json"))
+        if not tokenizer_file.is_file():
+            raise FileNotFoundError(f"bundle {root} has no tokenizer file {tokenizer_file.name}")
+        model_files = {p: root / str(files[p]) for p in PRECISIONS if p in files}
+        if not any(f.is_file() for f in model_files.values()):
+            raise FileNotFoundError(f"bundle {root} holds no model file ({', '.join(map(str, files.values()))})")
+        return cls(path=root, max_length=max_length, num_labels=num_labels, score_index=score_index,
+                   activation=activation, default_precision=default_precision,
+                   model_files=model_files, tokenizer_file=tokenizer_file, manifest=manifest)

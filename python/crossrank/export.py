@@ -1,0 +1,706 @@
+"""Write crossrank bundles from Hugging Face sequence-classification models.
+
+A bundle is a folder the engine reads::
+
+    model.onnx        fp32 graph, fused by ONNX Runtime's transformer optimizer
+    model.int8.onnx   dynamic int8 quantization of the fused graph (per-channel, U8S8)
+    tokenizer.json    the model's tokenizer (truncation / padding settings cleared)
+    crossrank.json    manifest: labels, activation, max_length, provenance, measurements
+
+The export path needs the ``[export]`` extra (torch, transformers, optimum-onnx); they are
+imported lazily inside the functions here, so ``import crossrank`` never imports torch.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "EXPORT_INSTALL_HINT",
+    "FORMAT_VERSION",
+    "FP32_FILE",
+    "INT8_FILE",
+    "MANIFEST_FILE",
+    "TOKENIZER_FILE",
+    "export_bundle",
+]
+
+log = logging.getLogger("crossrank.export")
+
+FORMAT_VERSION = 1
+MANIFEST_FILE = "crossrank.json"
+FP32_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+
+EXPORT_INSTALL_HINT = (
+    "pip install 'crossrank[export]'  (on a CPU-only x86 machine: "
+    "pip install 'crossrank[export]' torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu)"
+)
+
+# Encoder families whose graphs ONNX Runtime's "bert" optimizer knows how to fuse.
+# Only "bert" is exercised by the test-suite; the others go through the same code path.
+_OPTIMIZER_MODEL_TYPES = {
+    "bert": "bert",
+    "roberta": "bert",
+    "xlm-roberta": "bert",
+    "camembert": "bert",
+    "electra": "bert",
+    "distilbert": "bert",
+}
+# Learned absolute positions offset by padding_idx + 1 (fairseq convention).
+_POSITION_OFFSET_MODEL_TYPES = {"roberta", "xlm-roberta", "camembert"}
+
+# Fidelity threshold: the fused fp32 graph must reproduce PyTorch's logits to this much, or
+# the export is refused (a broken bundle is worse than none). Typical: ~1e-6.
+_FP32_FAIL_THRESHOLD = 1e-3
+
+# Pairs for the built-in fp32/int8 check: varied lengths, casing, punctuation, non-ASCII,
+# an empty document, and one long enough to be truncated at small max_length.
+VERIFICATION_PAIRS: tuple[tuple[str, str], ...] = (
+    ("what is the capital of france", "Paris is the capital and most populous city of France."),
+    ("what is the capital of france", "The Eiffel Tower was completed in 1889."),
+    ("how do vaccines work?", ("Vaccines train the immune system to recognise a pathogen "
+     "by exposing it to a harmless piece or weakened form of it.")),
+    ("Python GIL", ("The global interpreter lock (GIL) is a mutex that protects access to "
+     "Python objects, preventing multiple threads from executing Python bytecodes at once.")),
+    ("café crème recipe", ("Crème brûlée — a rich custard base topped with caramelised sugar; "
+     "naïve cooks über-torch it. 日本語のテキストも少し。")),
+    ("empty document", ""),
+    ("", "A document scored against an empty query."),
+    ("long document", " ".join(["The quick brown fox jumps over the lazy dog."] * 80)),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+
+
+class _Progress:
+    """Times the steps and prints '[i/n] label … 4.2 s' lines."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled
+        self.index = 0
+        self.timings: dict[str, float] = {}
+
+    def step(self, key: str, label: str):
+        progress = self
+
+        class _Step:
+            def __enter__(self_inner):
+                progress.index += 1
+                self_inner.t0 = time.perf_counter()
+                return self_inner
+
+            def __exit__(self_inner, exc_type, exc, tb):
+                dt = time.perf_counter() - self_inner.t0
+                progress.timings[key] = round(dt, 3)
+                status = f"{dt:.1f} s" if exc_type is None else f"failed after {dt:.1f} s"
+                line = f"[{progress.index}/{progress.total}] {label} … {status}"
+                log.info(line)
+                if progress.enabled:
+                    print(line, file=sys.stderr, flush=True)
+                return False
+
+        return _Step()
+
+
+def _require_export_deps() -> None:
+    missing = []
+    for name in ("torch", "transformers", "optimum.exporters.onnx", "onnx", "onnxruntime"):
+        try:
+            __import__(name)
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            missing.append(f"{name} ({e})")
+    if missing:
+        raise ImportError(
+            "exporting a crossrank bundle needs the export extra; missing: "
+            + ", ".join(missing)
+            + ". Install it with: "
+            + EXPORT_INSTALL_HINT
+        )
+
+
+def _looks_like_path(s: str) -> bool:
+    """True when MODEL was meant as a local path rather than a Hub id ('name' or 'org/name')."""
+    return (
+        os.path.isabs(s)
+        or s.startswith(("~", "."))
+        or "\\" in s
+        or s.count("/") > 1
+        or s.endswith("/")
+    )
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _cpu_has_vnni() -> bool:
+    """Whether the CPU has VNNI int8 dot products (then U8S8 needs no reduce_range)."""
+    machine = platform.machine().lower()
+    if machine not in ("x86_64", "amd64", "i386", "i686"):
+        # ARM and others: no U8S8 saturation issue, reduce_range is not needed.
+        return True
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_vnni", "avx_vnni", "avx512vnni"})
+    except OSError:
+        pass
+    try:  # pragma: no cover - non-Linux fallback
+        import onnxruntime as ort  # noqa: F401
+    except ImportError:
+        pass
+    return False  # unknown: be safe, reduce_range on
+
+
+def _versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    out: dict[str, str | None] = {}
+    for dist in ("crossrank", "torch", "transformers", "optimum", "optimum-onnx", "onnxruntime",
+                 "onnx", "tokenizers"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+
+
+def _resolve_source(model: str | Path) -> tuple[str, bool]:
+    """Returns (name_or_path, is_local). Raises FileNotFoundError for a missing local folder."""
+    s = os.fspath(model)
+    p = Path(s).expanduser()
+    if p.exists():
+        if not p.is_dir():
+            raise NotADirectoryError(f"model path {p} is a file; expected a Hugging Face model folder")
+        if not (p / "config.json").is_file():
+            raise FileNotFoundError(
+                f"{p} has no config.json: expected a Hugging Face model folder "
+                "(config.json, model.safetensors or pytorch_model.bin, tokenizer files)"
+            )
+        return str(p.resolve()), True
+    if isinstance(model, Path) or _looks_like_path(s):
+        raise FileNotFoundError(f"model folder not found: {p}")
+    return s, False
+
+
+def _load_config(src: str, is_local: bool):
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(src, local_files_only=is_local)
+    except OSError as e:
+        if is_local:
+            raise
+        raise OSError(
+            f"could not load {src!r} from the Hugging Face Hub (is the machine offline? "
+            f"pass a local model folder instead): {e}"
+        ) from e
+
+
+def _raw_config_dict(src: str, is_local: bool) -> dict[str, Any]:
+    if is_local:
+        with open(Path(src) / "config.json", encoding="utf-8") as f:
+            return json.load(f)
+    return {}
+
+
+def _check_classification(config, raw: dict[str, Any], src: str) -> None:
+    model_type = getattr(config, "model_type", None)
+    archs = list(getattr(config, "architectures", None) or [])
+    if model_type not in _OPTIMIZER_MODEL_TYPES:
+        raise ValueError(
+            f"{src}: model type {model_type!r} is not supported; crossrank bundles hold encoder "
+            f"cross-encoders of type {sorted(_OPTIMIZER_MODEL_TYPES)} with a sequence-"
+            "classification head"
+        )
+    if archs:
+        if not any(a.endswith("ForSequenceClassification") for a in archs):
+            raise ValueError(
+                f"{src}: architecture {', '.join(archs)} is not a sequence-classification model. "
+                "A cross-encoder needs a *ForSequenceClassification head (e.g. "
+                "BertForSequenceClassification). To put a new, untrained head on an encoder, load "
+                "it with AutoModelForSequenceClassification.from_pretrained(path, num_labels=1), "
+                "save_pretrained() it and export that folder (crossrank.default_model does this "
+                "for MiniLM)."
+            )
+    elif not ("num_labels" in raw or "id2label" in raw):
+        raise ValueError(
+            f"{src}: config.json names no architecture and no labels (num_labels / id2label), so "
+            "nothing says it is a sequence-classification model; set architectures to "
+            "[\"...ForSequenceClassification\"] or give num_labels."
+        )
+
+
+def _score_and_activation(
+    config, raw: dict[str, Any], activation: str | None, score_index: int | None
+) -> tuple[int, str, list[str]]:
+    notes: list[str] = []
+    n = int(config.num_labels)
+    if score_index is None:
+        if n == 1:
+            score_index = 0
+        elif n == 2:
+            score_index = 1
+        else:
+            labels = {int(k): str(v).lower() for k, v in (config.id2label or {}).items()}
+            hits = [i for i, v in labels.items() if any(w in v for w in ("relev", "pos", "entail"))]
+            score_index = hits[0] if hits else n - 1
+            notes.append(
+                f"{n}-label model: scoring label {score_index} ({labels.get(score_index)!r}); "
+                "pass score_index= to choose another"
+            )
+    if not 0 <= score_index < n:
+        raise ValueError(f"score_index {score_index} out of range for {n} labels")
+
+    if activation is None:
+        st = raw.get("sentence_transformers") or {}
+        fn = str(st.get("activation_fn") or "")
+        if fn:
+            tail = fn.rsplit(".", 1)[-1].lower()
+            mapped = {"sigmoid": "sigmoid", "identity": "none", "softmax": "softmax"}.get(tail)
+            if mapped:
+                activation = mapped
+                notes.append(f"activation {mapped!r} taken from the model's sentence-transformers "
+                             f"config ({fn})")
+        if activation is None:
+            activation = "sigmoid" if n == 1 else "softmax"
+    if activation not in ("sigmoid", "none", "softmax"):
+        raise ValueError(f"activation must be 'sigmoid', 'none' or 'softmax', not {activation!r}")
+    return score_index, activation, notes
+
+
+def _effective_max_length(config, requested: int) -> int:
+    if requested < 8:
+        raise ValueError(f"max_length {requested} is too small (need room for a query and a document)")
+    mpe = getattr(config, "max_position_embeddings", None)
+    if mpe is None:
+        return int(requested)
+    mpe = int(mpe)
+    if getattr(config, "model_type", None) in _POSITION_OFFSET_MODEL_TYPES:
+        mpe -= int(getattr(config, "pad_token_id", 1) or 1) + 1
+    return int(min(mpe, requested))
+
+
+# --------------------------------------------------------------------------------------------
+# tokenizer
+
+
+def _write_tokenizer(src: str, is_local: bool, dest: Path) -> tuple[dict[str, Any], list[str]]:
+    """Writes DEST/tokenizer.json; returns (manifest info, notes)."""
+    notes: list[str] = []
+    info: dict[str, Any] = {}
+    have = Path(src) / TOKENIZER_FILE if is_local else None
+    if have is not None and have.is_file():
+        data = json.loads(have.read_text(encoding="utf-8"))
+        info["origin"] = "copied"
+    else:
+        from transformers import AutoTokenizer
+
+        if is_local:
+            present = sorted(
+                f.name for f in Path(src).iterdir()
+                if f.name in ("vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model",
+                              "spiece.model", "tokenizer.model", "tokenizer_config.json")
+            )
+            if not any(x != "tokenizer_config.json" for x in present):
+                raise FileNotFoundError(
+                    f"{src} has no tokenizer.json and no vocabulary (vocab.txt, vocab.json + "
+                    "merges.txt, sentencepiece model) to build one from; copy the tokenizer files "
+                    "of the base model into the folder"
+                )
+        try:
+            tok = AutoTokenizer.from_pretrained(src, use_fast=True, local_files_only=is_local)
+        except Exception as e:
+            raise FileNotFoundError(f"could not load a tokenizer from {src}: {e}") from e
+        if not getattr(tok, "is_fast", False):
+            raise ValueError(
+                f"{src}: only a slow (Python) tokenizer is available; crossrank needs a fast "
+                "tokenizer serialisable as tokenizer.json"
+            )
+        with tempfile.TemporaryDirectory(prefix="crossrank-tok-") as td:
+            tok.save_pretrained(td)
+            data = json.loads((Path(td) / TOKENIZER_FILE).read_text(encoding="utf-8"))
+        info["origin"] = "built with transformers' fast tokenizer (no tokenizer.json in the source)"
+        notes.append("tokenizer.json was built from the model's vocabulary files by transformers")
+
+    # The engine truncates and pads itself (crossrank.json's max_length, its own batching);
+    # fixed-length padding or a short truncation left in the file would silently change scores.
+    info["cleared"] = {"truncation": data.get("truncation"), "padding": data.get("padding")}
+    data["truncation"] = None
+    data["padding"] = None
+    with open(dest / TOKENIZER_FILE, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False, indent=2)
+    model = data.get("model") or {}
+    info["model"] = model.get("type")
+    if isinstance(model.get("vocab"), (dict, list)):
+        info["vocab_size"] = len(model["vocab"])
+    return info, notes
+
+
+# --------------------------------------------------------------------------------------------
+# the three graph steps
+
+
+class _Quiet:
+    """Silences expected chatter from optimum / the quantizer (root-logger warnings) and Python
+    warnings for the duration of a step; real errors still raise."""
+
+    _LOGGERS = ("optimum", "optimum.exporters", "optimum.exporters.onnx", "transformers", "root")
+
+    def __enter__(self):
+        self._saved = []
+        for name in self._LOGGERS:
+            lg = logging.getLogger() if name == "root" else logging.getLogger(name)
+            self._saved.append((lg, lg.level))
+            lg.setLevel(logging.ERROR)
+        self._warn = warnings.catch_warnings()
+        self._warn.__enter__()
+        warnings.simplefilter("ignore")
+        return self
+
+    def __exit__(self, *exc):
+        self._warn.__exit__(*exc)
+        for lg, level in self._saved:
+            lg.setLevel(level)
+        return False
+
+
+def _onnx_export(model, out_dir: Path, opset: int | None) -> Path:
+    from optimum.exporters.onnx import onnx_export_from_model
+
+    with _Quiet():
+        onnx_export_from_model(
+            model,
+            out_dir,
+            opset=opset,
+            task="text-classification",
+            do_validation=False,  # we compare the fused graph with PyTorch ourselves below
+        )
+    path = out_dir / "model.onnx"
+    if not path.is_file():  # pragma: no cover - optimum changed its layout
+        raise RuntimeError(f"optimum wrote no model.onnx into {out_dir}: {os.listdir(out_dir)}")
+    return path
+
+
+def _optimize(raw_onnx: Path, out_path: Path, config) -> dict[str, Any]:
+    from onnxruntime.transformers.fusion_options import FusionOptions
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    opt_type = _OPTIMIZER_MODEL_TYPES[config.model_type]
+    options = FusionOptions(opt_type)
+    # The embedding-LayerNorm fusion gets in the way of quantization (DESIGN.md, Quantization):
+    # the int8 graph is made from this fused graph, so keep the embeddings unfused.
+    options.enable_embed_layer_norm = False
+    num_heads = int(config.num_attention_heads)
+    hidden = int(config.hidden_size)
+    opt_level = 1  # ONNX Runtime basic (hardware-independent) optimizations before the fusions
+    with _Quiet():
+        m = optimize_model(
+            str(raw_onnx),
+            model_type=opt_type,
+            num_heads=num_heads,
+            hidden_size=hidden,
+            optimization_options=options,
+            opt_level=opt_level,
+            use_gpu=False,
+        )
+    stats = {k: int(v) for k, v in (m.get_fused_operator_statistics() or {}).items()}
+    m.save_model_to_file(str(out_path), use_external_data_format=False)
+    ops: dict[str, int] = {}
+    for node in m.model.graph.node:
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
+    return {
+        "tool": "onnxruntime.transformers.optimizer",
+        "model_type": opt_type,
+        "opt_level": opt_level,
+        "num_heads": num_heads,
+        "hidden_size": hidden,
+        "options": {k: v for k, v in vars(options).items() if isinstance(v, (bool, int, str))},
+        "applied": sorted(k for k, v in stats.items() if v > 0),
+        "fused_operators": stats,
+        "graph_ops": dict(sorted(ops.items())),
+    }
+
+
+def _quantize(fused: Path, out_path: Path) -> dict[str, Any]:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    vnni = _cpu_has_vnni()
+    reduce_range = not vnni
+    with _Quiet():
+        quantize_dynamic(
+            fused,
+            out_path,
+            per_channel=True,
+            reduce_range=reduce_range,
+            weight_type=QuantType.QInt8,
+            # Shape inference cannot see through the fused contrib ops; without this the
+            # quantizer fails with "Unable to find data type for weight_name=..." (DESIGN.md).
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    g = onnx.load(str(out_path), load_external_data=False).graph
+    ops: dict[str, int] = {}
+    for node in g.node:
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
+    quantized_names = {"MatMulInteger", "QAttention", "DynamicQuantizeLinear", "DynamicQuantizeMatMul",
+                       "QGemm", "QLinearMatMul", "DequantizeLinear", "QuantizeLinear"}
+    return {
+        "method": "dynamic",
+        "format": "QOperator",
+        "per_channel": True,
+        "weight_type": "int8",
+        "activation_type": "uint8",
+        "reduce_range": reduce_range,
+        "built_on_cpu_with_vnni": vnni,
+        "extra_options": {"DefaultTensorType": "FLOAT"},
+        "quantized_ops": {k: v for k, v in sorted(ops.items()) if k in quantized_names},
+        "graph_ops": dict(sorted(ops.items())),
+    }
+
+
+def _verify(model, bundle: Path, max_length: int) -> dict[str, Any]:
+    """Compares the fused fp32 graph (and the int8 one) with the PyTorch model on a few pairs."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(bundle / TOKENIZER_FILE))
+    tok.enable_truncation(max_length=max_length)
+    pad_id = tok.token_to_id("[PAD]")
+    if pad_id is None:
+        pad_id = int(getattr(model.config, "pad_token_id", 0) or 0)
+    tok.enable_padding(pad_id=pad_id)
+    enc = tok.encode_batch(list(VERIFICATION_PAIRS))
+    feeds = {
+        "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+        "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+    }
+
+    accepted = set(model.forward.__code__.co_varnames)
+    with torch.inference_mode():
+        ref = model(**{k: torch.from_numpy(v) for k, v in feeds.items() if k in accepted}).logits
+    ref = ref.float().numpy()
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = min(4, os.cpu_count() or 1)
+    out: dict[str, Any] = {
+        "pairs": len(enc),
+        "tokens_max": int(feeds["input_ids"].shape[1]),
+        "reference": "PyTorch fp32 (transformers), same tokenization",
+    }
+    fp32_logits = None
+    for key, fname in (("fp32", FP32_FILE), ("int8", INT8_FILE)):
+        sess = ort.InferenceSession(str(bundle / fname), so, providers=["CPUExecutionProvider"])
+        names = {i.name for i in sess.get_inputs()}
+        logits = sess.run(["logits"], {k: v for k, v in feeds.items() if k in names})[0]
+        out[f"{key}_max_abs_diff"] = float(np.max(np.abs(logits - ref)))
+        if key == "fp32":
+            fp32_logits = logits
+        else:
+            out["int8_vs_fp32_max_abs_diff"] = float(np.max(np.abs(logits - fp32_logits)))
+    out["reference_logit_range"] = [float(ref.min()), float(ref.max())]
+    if not out["fp32_max_abs_diff"] <= _FP32_FAIL_THRESHOLD:
+        raise RuntimeError(
+            f"the fused fp32 graph disagrees with PyTorch by {out['fp32_max_abs_diff']:.3g} "
+            f"(> {_FP32_FAIL_THRESHOLD}); refusing to write a broken bundle"
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# placing the finished bundle
+
+
+def _install(tmp: Path, out_dir: Path) -> None:
+    """Moves the finished TMP bundle to OUT_DIR; replaces an older bundle there."""
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise FileExistsError(f"{out_dir} exists and is not a folder")
+        entries = list(out_dir.iterdir())
+        if entries and not (out_dir / MANIFEST_FILE).is_file():
+            raise FileExistsError(
+                f"{out_dir} is not empty and holds no crossrank bundle; refusing to overwrite it"
+            )
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}-{int(time.time() * 1000)}")
+        os.replace(out_dir, old)
+        try:
+            os.replace(tmp, out_dir)
+        except BaseException:
+            os.replace(old, out_dir)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out_dir)
+
+
+# --------------------------------------------------------------------------------------------
+# public entry point
+
+
+def export_bundle(
+    model: str | Path,
+    out_dir: str | Path,
+    *,
+    max_length: int = 512,
+    opset: int | None = None,
+    progress: bool = True,
+    activation: str | None = None,
+    score_index: int | None = None,
+    notes: Sequence[str] = (),
+    source_name: str | None = None,
+    verify: bool = True,
+) -> Path:
+    """Exports a Hugging Face sequence-classification model to a crossrank bundle.
+
+    MODEL: a local Hugging Face folder, or a Hub id (loaded through transformers; needs network).
+    OUT_DIR: the bundle folder. It is written atomically (built next to it, then renamed); an
+    existing bundle there is replaced, any other non-empty folder is refused.
+
+    Steps, each timed: ONNX export (optimum), transformer fusions (ONNX Runtime optimizer, fp32),
+    dynamic int8 quantization (per-channel, U8S8), and a check of both graphs against PyTorch on
+    a few pairs (stored under "verification" in crossrank.json).
+
+    activation / score_index override what is derived from the labels ("sigmoid" on the only
+    logit for one-label models, "softmax" and label 1 for two-label models). NOTES are appended
+    to the manifest's notes; SOURCE_NAME replaces the recorded source (e.g. for temporary folders).
+
+    Raises FileNotFoundError (no such folder, no tokenizer), ValueError (not a supported
+    sequence-classification model), ImportError (export extra not installed).
+    """
+    src, is_local = _resolve_source(model)
+    out_dir = Path(out_dir).expanduser().absolute()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileExistsError(f"{out_dir} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST_FILE).is_file():
+        raise FileExistsError(f"{out_dir} is not empty and holds no crossrank bundle; refusing to overwrite it")
+    _require_export_deps()
+
+    config = _load_config(src, is_local)
+    raw = _raw_config_dict(src, is_local)
+    _check_classification(config, raw, src)
+    eff_max_length = _effective_max_length(config, max_length)
+    score_idx, act, label_notes = _score_and_activation(config, raw, activation, score_index)
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    steps = _Progress(4 if verify else 3, progress)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it 0700; the bundle should read like a folder
+    try:
+        tok_info, tok_notes = _write_tokenizer(src, is_local, tmp)
+
+        from transformers import AutoModelForSequenceClassification
+
+        with tempfile.TemporaryDirectory(prefix="crossrank-export-") as work:
+            with steps.step("onnx_export", "ONNX export (optimum)"):
+                try:
+                    hf_model = AutoModelForSequenceClassification.from_pretrained(
+                        src, local_files_only=is_local
+                    )
+                except OSError as e:
+                    if is_local:
+                        raise
+                    raise OSError(
+                        f"could not load {src!r} from the Hugging Face Hub (offline?): {e}"
+                    ) from e
+                hf_model = hf_model.float().eval()
+                raw_onnx = _onnx_export(hf_model, Path(work), opset)
+
+            import onnx
+
+            raw_model = onnx.load(str(raw_onnx), load_external_data=False)
+            opset_used = max(
+                (o.version for o in raw_model.opset_import if o.domain in ("", "ai.onnx")),
+                default=None,
+            )
+            inputs = [i.name for i in raw_model.graph.input]
+            outputs = [o.name for o in raw_model.graph.output]
+            del raw_model
+            if "logits" not in outputs:
+                raise RuntimeError(f"exported graph has outputs {outputs}, expected 'logits'")
+
+            with steps.step("optimize", "transformer fusions (onnxruntime optimizer, fp32)"):
+                optimization = _optimize(raw_onnx, tmp / FP32_FILE, config)
+
+        with steps.step("quantize", "dynamic int8 quantization (per-channel, U8S8)"):
+            quantization = _quantize(tmp / FP32_FILE, tmp / INT8_FILE)
+
+        verification = None
+        if verify:
+            with steps.step("verify", "check against PyTorch"):
+                verification = _verify(hf_model, tmp, eff_max_length)
+
+        all_notes = list(label_notes) + list(tok_notes) + list(notes)
+        if not quantization["reduce_range"]:
+            all_notes.append(
+                "int8 weights use the full int8 range (built on a CPU with VNNI); on x86 CPUs "
+                "without VNNI U8S8 products can saturate: re-export there or use fp32"
+            )
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "max_length": eff_max_length,
+            "num_labels": int(config.num_labels),
+            "score_index": score_idx,
+            "activation": act,
+            "files": {"fp32": FP32_FILE, "int8": INT8_FILE, "tokenizer": TOKENIZER_FILE},
+            "default_precision": "int8",
+            "inputs": inputs,
+            "output": "logits",
+            "labels": {str(k): v for k, v in sorted((config.id2label or {}).items())},
+            "source": {
+                "model": source_name or src,
+                "architecture": (list(config.architectures or []) or [type(hf_model).__name__])[0],
+                "model_type": config.model_type,
+                "max_position_embeddings": getattr(config, "max_position_embeddings", None),
+                "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "versions": _versions(),
+                "opset": opset_used,
+            },
+            "tokenizer": tok_info,
+            "optimization": optimization,
+            "quantization": quantization,
+            "verification": verification,
+            "timings_s": steps.timings,
+            "checksums_sha256": {f: _sha256(tmp / f) for f in (FP32_FILE, INT8_FILE, TOKENIZER_FILE)},
+            "notes": all_notes,
+        }
+        with open(tmp / MANIFEST_FILE, "w", encoding="utf-8") as f:
+            json.dump(manifest, f, ensure_ascii=False, indent=2)
+            f.write("\n")
+        _install(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir

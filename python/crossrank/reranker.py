@@ -1,0 +1,191 @@
+"""The Reranker: score (query, document) pairs with a bundle's cross-encoder."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from crossrank import _native, _onnxruntime
+from crossrank._system import physical_core_count
+from crossrank._validation import check_text, check_utf8, split_pairs
+from crossrank.bundle import PRECISIONS, Bundle
+from crossrank.tokenizer import Tokenizer
+
+TRUNCATIONS = ("only_second", "longest_first")
+# Pairs handed to the engine at once: bounds memory for huge inputs and paces the progress bar.
+CHUNK_PAIRS = 8192
+# Above this many pairs a progress bar shows unless show_progress says otherwise.
+PROGRESS_THRESHOLD = 10_000
+
+
+class TruncationWarning(UserWarning):
+    """Some pairs were longer than max_length and lost tokens."""
+
+
+@dataclass(frozen=True)
+class RankResult:
+    """One ranked document: its position in the input, its score and its text."""
+
+    index: int
+    score: float
+    document: str
+
+
+@dataclass(frozen=True)
+class ScoreStats:
+    """What one score_pairs call did."""
+
+    pairs: int
+    truncated_pairs: int
+    query_truncated_pairs: int
+    real_tokens: int
+    padded_tokens: int
+    batches: int
+
+    @property
+    def padding_fraction(self) -> float:
+        """Share of executed tokens that were padding."""
+        return 1.0 - self.real_tokens / self.padded_tokens if self.padded_tokens else 0.0
+
+
+class Reranker:
+    """A cross-encoder loaded from a bundle, scoring pairs through the C++ engine.
+
+    Args:
+        bundle: folder written by ``crossrank export`` (or ``crossrank.default_model()``).
+        precision: ``"int8"`` or ``"fp32"``; default: what the bundle recommends (int8 unless its
+            export found int8 too lossy).
+        max_length: tokens per pair including special tokens; default and upper bound: the bundle's.
+        truncation: ``"only_second"`` keeps the query whole and cuts the document;
+            ``"longest_first"`` matches sentence-transformers.
+        activation: override the bundle's output activation (``"sigmoid"``, ``"softmax"``, ``"none"``).
+        threads: ONNX Runtime intra-op threads; default: physical cores.
+        max_padded_tokens: token budget of one batch (rows x padded length).
+        max_batch_size: most pairs in one batch.
+
+    One Reranker may be shared by several Python threads; scoring releases the GIL.
+    """
+
+    def __init__(self, bundle: str | Path | Bundle, *, precision: str | None = None,
+                 max_length: int | None = None, truncation: str = "only_second",
+                 activation: str | None = None, threads: int | None = None,
+                 max_padded_tokens: int = 16384, max_batch_size: int = 128) -> None:
+        self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
+        self.precision = precision or self.bundle.default_precision
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        self.max_length = self.bundle.max_length if max_length is None else max_length
+        if not isinstance(self.max_length, int) or not 4 <= self.max_length <= self.bundle.max_length:
+            raise ValueError(f"max_length must be an int from 4 to {self.bundle.max_length}, got {max_length!r}")
+        if truncation not in TRUNCATIONS:
+            raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
+        self.truncation = truncation
+        self.activation = activation or self.bundle.activation
+        if self.activation not in ("sigmoid", "softmax", "none"):
+            raise ValueError(f"activation must be 'sigmoid', 'softmax' or 'none', got {activation!r}")
+        if max_padded_tokens < self.max_length or max_batch_size < 1:
+            raise ValueError("max_padded_tokens must be at least max_length and max_batch_size at least 1")
+        self.threads = threads or physical_core_count()
+
+        _onnxruntime.ensure_loaded()
+        self.tokenizer = Tokenizer.from_file(self.bundle.tokenizer_file)
+        self._session = _native.OnnxSession(str(self.bundle.model_file(self.precision)), self.threads)
+        self._engine = _native.Engine(self.tokenizer.native, self._session, self.max_length, truncation,
+                                      max_padded_tokens, max_batch_size, self.tokenizer.pad_id)
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return (f"Reranker({str(self.bundle.path)!r}, precision={self.precision!r}, "
+                f"max_length={self.max_length}, truncation={self.truncation!r})")
+
+    @property
+    def last_stats(self) -> ScoreStats | None:
+        """Statistics of this thread's most recent score_pairs / rank call."""
+        return getattr(self._local, "stats", None)
+
+    def score_pairs(self, pairs: Sequence[tuple[str, str]], *,
+                    show_progress: bool | None = None) -> np.ndarray:
+        """Score (query, document) pairs.
+
+        Returns a float32 array of scores in input order (after the bundle's activation).
+        Empty strings are scored like any other text; an empty list gives an empty array.
+        Pairs longer than max_length are truncated and reported (TruncationWarning, last_stats).
+        """
+        queries, docs = split_pairs(pairs)
+        return self._score(queries, docs, show_progress)
+
+    def rank(self, query: str, documents: Sequence[str], *, top_k: int | None = None,
+             show_progress: bool | None = None) -> list[RankResult]:
+        """Score ``documents`` against ``query`` and return them best first (ties: input order)."""
+        check_text(query, "query")
+        if isinstance(documents, (str, bytes)):
+            raise TypeError("documents must be a sequence of str, not a single string")
+        docs = [check_text(doc, f"document {i}") for i, doc in enumerate(documents)]
+        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+            raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+        scores = self._score([query] * len(docs), docs, show_progress)
+        order = np.argsort(-scores, kind="stable")[:top_k]
+        return [RankResult(int(i), float(scores[i]), docs[i]) for i in order]
+
+    def _score(self, queries: list[str], docs: list[str], show_progress: bool | None) -> np.ndarray:
+        total = len(queries)
+        logits = np.empty((total, self.bundle.num_labels), dtype=np.float32)
+        counts = np.zeros(5, dtype=np.int64)
+        progress = _progress_bar(total, show_progress)
+        try:
+            for start in range(0, total, CHUNK_PAIRS):
+                end = min(start + CHUNK_PAIRS, total)
+                chunk_logits, stats = self._run_engine(queries[start:end], docs[start:end], start, progress)
+                logits[start:end] = chunk_logits
+                counts += [stats["truncated_pairs"], stats["query_truncated_pairs"], stats["real_tokens"],
+                           stats["padded_tokens"], stats["batches"]]
+        finally:
+            if progress is not None:
+                progress.close()
+        self._local.stats = ScoreStats(total, *map(int, counts))
+        if counts[0]:
+            warnings.warn(
+                f"{counts[0]} of {total} pairs were longer than max_length={self.max_length} tokens and were "
+                f"truncated ({self.truncation}); see Reranker.last_stats", TruncationWarning, stacklevel=3)
+        return self._activate(logits)
+
+    def _run_engine(self, queries: list[str], docs: list[str], offset: int, progress):
+        callback = None
+        if progress is not None:
+            callback = lambda done, _total: progress.update(offset + done - progress.n)  # noqa: E731
+        try:
+            logits, stats = self._engine.score(queries, docs, callback)
+        except TypeError:
+            # pybind11 rejects str it cannot encode as UTF-8: name the culprit.
+            check_utf8(queries, "query")
+            check_utf8(docs, "document")
+            raise
+        if logits.shape[1] != self.bundle.num_labels and len(queries):
+            raise ValueError(f"model returned {logits.shape[1]} labels, bundle says {self.bundle.num_labels}")
+        return logits.reshape(len(queries), self.bundle.num_labels), stats
+
+    def _activate(self, logits: np.ndarray) -> np.ndarray:
+        if self.activation == "softmax":
+            shifted = logits - logits.max(axis=1, keepdims=True)
+            probs = np.exp(shifted)
+            scores = probs[:, self.bundle.score_index] / probs.sum(axis=1)
+        else:
+            scores = logits[:, self.bundle.score_index]
+            if self.activation == "sigmoid":
+                scores = 0.5 * (1.0 + np.tanh(0.5 * scores))  # = 1 / (1 + e^-x), without overflow
+        return np.ascontiguousarray(scores, dtype=np.float32)
+
+
+def _progress_bar(total: int, show_progress: bool | None):
+    if show_progress is None:
+        show_progress = total >= PROGRESS_THRESHOLD
+    if not show_progress or total == 0:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="crossrank", unit="pair")

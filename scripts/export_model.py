@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Export a Hugging Face sequence-classification model to a crossrank bundle.
+
+    python scripts/export_model.py MODEL --out DIR [--max-length N] [--opset N]
+
+MODEL is a local Hugging Face folder (or a Hub id, which needs network access).
+Needs the export extra: pip install 'crossrank[export]'.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _load_export_bundle():
+    """crossrank.export, also from a source checkout whose native engine is not built: exporting
+    needs only the pure-Python module (and the [export] extra)."""
+    import importlib.util
+    import types
+
+    if importlib.util.find_spec("crossrank") is None:  # not installed: use the checkout
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+    try:
+        from crossrank.export import export_bundle
+    except ImportError:
+        spec = importlib.util.find_spec("crossrank")
+        if spec is None or not spec.submodule_search_locations:
+            raise
+        pkg = types.ModuleType("crossrank")  # the package without its __init__ (engine)
+        pkg.__path__ = list(spec.submodule_search_locations)
+        sys.modules["crossrank"] = pkg
+        from crossrank.export import export_bundle
+    return export_bundle
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model", help="local Hugging Face model folder, or a Hub id")
+    ap.add_argument("--out", required=True, type=Path, help="bundle folder to write")
+    ap.add_argument("--max-length", type=int, default=512,
+                    help="longest pair in tokens (capped by the model's positions; default 512)")
+    ap.add_argument("--opset", type=int, default=None, help="ONNX opset (default: optimum's choice)")
+    ap.add_argument("--quiet", action="store_true", help="no progress lines")
+    args = ap.parse_args(argv)
+    export_bundle = _load_export_bundle()
+    try:
+        out = export_bundle(args.model, args.out, max_length=args.max_length, opset=args.opset,
+                            progress=not args.quiet)
+    except (OSError, ValueError, ImportError) as e:  # missing folder / tokenizer, not a classifier, offline Hub
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    manifest = json.loads((out / "crossrank.json").read_text(encoding="utf-8"))
+    ver = manifest.get("verification") or {}
+    print(f"wrote {out}")
+    print(f"  fused: {', '.join(manifest['optimization']['applied']) or 'nothing'}")
+    if ver:
+        print(f"  max |logit difference| vs PyTorch on {ver['pairs']} pairs: "
+              f"fp32 {ver['fp32_max_abs_diff']:.2g}, int8 {ver['int8_max_abs_diff']:.2g}")
+    for note in manifest.get("notes", []):
+        print(f"  note: {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
