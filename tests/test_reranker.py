@@ -275,3 +275,16 @@ def test_onnx_graph_with_wrong_signature(tiny_bundle, tmp_path):
 def test_import_does_not_pull_in_torch():
     code = "import sys, crossrank; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_pre_tokenized_documents_score_like_text(tiny):
+    pairs = _pairs(30, seed=7)
+    query = "how are default argument values evaluated"
+    docs = [d for _, d in pairs]
+    doc_ids = tiny.encode_documents(docs)
+    np.testing.assert_array_equal(tiny.score_token_ids(query, doc_ids),
+                                  tiny.score_pairs([(query, d) for d in docs]))
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        tiny.score_token_ids(query, [[1, 2, 10**7]])
+    with pytest.raises(TypeError, match="token ids"):
+        tiny.score_token_ids(query, [["a"]])

@@ -44,28 +44,32 @@ ProgressCallback between_batches(const py::object& callback) {
 void register_engine(py::module_& m) {
   m.def(
       "plan_batches",
-      [](const std::vector<size_t>& lengths, size_t max_padded_tokens, size_t max_batch_size) {
-        BatchPolicy policy{max_padded_tokens, max_batch_size};
+      [](const std::vector<size_t>& lengths, size_t max_padded_tokens, size_t max_batch_size,
+         size_t batch_overhead_tokens) {
+        BatchPolicy policy{max_padded_tokens, max_batch_size, batch_overhead_tokens};
         std::vector<std::pair<std::vector<size_t>, size_t>> out;
         for (Batch& batch : plan_batches(lengths, policy)) out.emplace_back(std::move(batch.indices), batch.padded_length);
         return out;
       },
       py::arg("lengths"), py::arg("max_padded_tokens"), py::arg("max_batch_size"),
+      py::arg("batch_overhead_tokens") = BatchPolicy{}.batch_overhead_tokens,
       "The engine's batch plan for these lengths: [(indices, padded_length)], for inspection and tests.");
   py::class_<Engine, std::shared_ptr<Engine>>(m, "Engine")
       .def(py::init([](std::shared_ptr<WordPieceTokenizer> tokenizer, std::shared_ptr<OnnxSession> session,
                        size_t max_length, const std::string& truncation, size_t max_padded_tokens,
-                       size_t max_batch_size, int64_t pad_id) {
+                       size_t max_batch_size, size_t batch_overhead_tokens, int64_t pad_id) {
              EngineConfig config;
              config.max_length = max_length;
              config.truncation = parse_truncation(truncation);
              config.batch_policy.max_padded_tokens = max_padded_tokens;
              config.batch_policy.max_batch_size = max_batch_size;
+             config.batch_policy.batch_overhead_tokens = batch_overhead_tokens;
              config.pad_id = pad_id;
              return std::make_shared<Engine>(std::move(tokenizer), std::move(session), config);
            }),
            py::arg("tokenizer"), py::arg("session"), py::arg("max_length"), py::arg("truncation"),
-           py::arg("max_padded_tokens"), py::arg("max_batch_size"), py::arg("pad_id"))
+           py::arg("max_padded_tokens"), py::arg("max_batch_size"), py::arg("batch_overhead_tokens"),
+           py::arg("pad_id"))
       .def(
           "score",
           [](const Engine& engine, std::vector<std::string> queries, std::vector<std::string> docs,
@@ -80,7 +84,22 @@ void register_engine(py::module_& m) {
             return to_python(std::move(result), pairs);
           },
           py::arg("queries"), py::arg("docs"), py::arg("progress") = py::none(),
-          "Score pairs; returns (logits float32 [pairs, labels], stats dict). Releases the GIL.");
+          "Score pairs; returns (logits float32 [pairs, labels], stats dict). Releases the GIL.")
+      .def(
+          "score_ids",
+          [](const Engine& engine, std::vector<std::vector<int32_t>> query_ids,
+             std::vector<std::vector<int32_t>> doc_ids, const py::object& progress) {
+            const size_t pairs = doc_ids.size();
+            const ProgressCallback callback = between_batches(progress);
+            ScoreResult result;
+            {
+              py::gil_scoped_release release;
+              result = engine.score_ids(query_ids, doc_ids, callback);
+            }
+            return to_python(std::move(result), pairs);
+          },
+          py::arg("query_ids"), py::arg("doc_ids"), py::arg("progress") = py::none(),
+          "Score pairs of token ids (no special tokens); one query may serve all documents.");
 }
 
 }  // namespace crossrank::bindings

@@ -27,6 +27,31 @@ ScoreResult Engine::score(const std::vector<std::string>& queries, const std::ve
   return score_encoded(pairs, progress);
 }
 
+ScoreResult Engine::score_ids(const std::vector<std::vector<int32_t>>& query_ids,
+                              const std::vector<std::vector<int32_t>>& doc_ids,
+                              const ProgressCallback& progress) const {
+  if (query_ids.size() != doc_ids.size() && query_ids.size() != 1) {
+    throw std::invalid_argument("give one query or one query per document");
+  }
+  int32_t vocab_size = static_cast<int32_t>(tokenizer_->config().vocab.size());
+  for (const AddedToken& token : tokenizer_->config().added_tokens) vocab_size = std::max(vocab_size, token.id + 1);
+  std::vector<PairEncoding> pairs;
+  pairs.reserve(doc_ids.size());
+  for (size_t i = 0; i < doc_ids.size(); ++i) {
+    const std::vector<int32_t>& query = query_ids.size() == 1 ? query_ids[0] : query_ids[i];
+    for (const std::vector<int32_t>* side : {&query, &doc_ids[i]}) {
+      for (int32_t id : *side) {
+        if (id < 0 || id >= vocab_size) {
+          throw std::invalid_argument("pair " + std::to_string(i) + ": token id " + std::to_string(id) +
+                                      " is outside the vocabulary");
+        }
+      }
+    }
+    pairs.push_back(tokenizer_->build_pair(query, doc_ids[i], config_.max_length, config_.truncation));
+  }
+  return score_encoded(pairs, progress);
+}
+
 ScoreResult Engine::score_encoded(const std::vector<PairEncoding>& pairs, const ProgressCallback& progress) const {
   ScoreResult result;
   std::vector<size_t> lengths(pairs.size());

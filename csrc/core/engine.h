@@ -43,6 +43,12 @@ class Engine {
   ScoreResult score(const std::vector<std::string>& queries, const std::vector<std::string>& docs,
                     const ProgressCallback& progress = nullptr) const;
 
+  // Scores pairs given as token ids without special tokens (documents tokenized ahead of
+  // time, e.g. at index time). One query may stand for all documents (broadcast).
+  ScoreResult score_ids(const std::vector<std::vector<int32_t>>& query_ids,
+                        const std::vector<std::vector<int32_t>>& doc_ids,
+                        const ProgressCallback& progress = nullptr) const;
+
   // Scores pairs that are already encoded with the template (ids and type ids).
   ScoreResult score_encoded(const std::vector<PairEncoding>& pairs,
                             const ProgressCallback& progress = nullptr) const;

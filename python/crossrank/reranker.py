@@ -67,6 +67,8 @@ class Reranker:
         threads: ONNX Runtime intra-op threads; default: physical cores.
         max_padded_tokens: token budget of one batch (rows x padded length).
         max_batch_size: most pairs in one batch.
+        batch_overhead_tokens: what one more batch costs, in executed tokens; the planner trades
+            it against padding when it cuts the length-sorted pairs into batches.
 
     One Reranker may be shared by several Python threads; scoring releases the GIL.
     """
@@ -74,7 +76,8 @@ class Reranker:
     def __init__(self, bundle: str | Path | Bundle, *, precision: str | None = None,
                  max_length: int | None = None, truncation: str = "only_second",
                  activation: str | None = None, threads: int | None = None,
-                 max_padded_tokens: int = 16384, max_batch_size: int = 128) -> None:
+                 max_padded_tokens: int = 16384, max_batch_size: int = 128,
+                 batch_overhead_tokens: int = 128) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
         self.precision = precision or self.bundle.default_precision
         if self.precision not in PRECISIONS:
@@ -96,7 +99,8 @@ class Reranker:
         self.tokenizer = Tokenizer.from_file(self.bundle.tokenizer_file)
         self._session = _native.OnnxSession(str(self.bundle.model_file(self.precision)), self.threads)
         self._engine = _native.Engine(self.tokenizer.native, self._session, self.max_length, truncation,
-                                      max_padded_tokens, max_batch_size, self.tokenizer.pad_id)
+                                      max_padded_tokens, max_batch_size, batch_overhead_tokens,
+                                      self.tokenizer.pad_id)
         self._local = threading.local()
 
     def __repr__(self) -> str:
@@ -117,7 +121,7 @@ class Reranker:
         Pairs longer than max_length are truncated and reported (TruncationWarning, last_stats).
         """
         queries, docs = split_pairs(pairs)
-        return self._score(queries, docs, show_progress)
+        return self._score_texts(queries, docs, show_progress)
 
     def rank(self, query: str, documents: Sequence[str], *, top_k: int | None = None,
              show_progress: bool | None = None) -> list[RankResult]:
@@ -128,19 +132,64 @@ class Reranker:
         docs = [check_text(doc, f"document {i}") for i, doc in enumerate(documents)]
         if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
             raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
-        scores = self._score([query] * len(docs), docs, show_progress)
+        scores = self._score_texts([query] * len(docs), docs, show_progress)
         order = np.argsort(-scores, kind="stable")[:top_k]
         return [RankResult(int(i), float(scores[i]), docs[i]) for i in order]
 
-    def _score(self, queries: list[str], docs: list[str], show_progress: bool | None) -> np.ndarray:
-        total = len(queries)
+    def encode_documents(self, documents: Sequence[str]) -> list[list[int]]:
+        """Token ids of each document (no special tokens), to keep at index time.
+
+        Pass them to :meth:`score_token_ids` so that a query only tokenizes itself.
+        """
+        if isinstance(documents, (str, bytes)):
+            raise TypeError("documents must be a sequence of str, not a single string")
+        return [self.tokenizer.encode(check_text(doc, f"document {i}")) for i, doc in enumerate(documents)]
+
+    def score_token_ids(self, query: str, doc_ids: Sequence[Sequence[int]], *,
+                        show_progress: bool | None = None) -> np.ndarray:
+        """Score ``query`` against documents given as token ids (from :meth:`encode_documents`).
+
+        Equal to ``score_pairs([(query, doc) ...])`` on the same documents, without re-tokenizing them.
+        """
+        check_text(query, "query")
+        query_ids = [self.tokenizer.encode(query)]
+        docs = [list(ids) for ids in doc_ids]
+
+        def run(start: int, end: int, callback):
+            try:
+                return self._engine.score_ids(query_ids, docs[start:end], callback)
+            except TypeError:
+                raise TypeError("doc_ids must be sequences of int token ids") from None
+
+        return self._score(len(docs), run, show_progress, stacklevel=3)
+
+    def _score_texts(self, queries: list[str], docs: list[str], show_progress: bool | None) -> np.ndarray:
+        def run(start: int, end: int, callback):
+            try:
+                return self._engine.score(queries[start:end], docs[start:end], callback)
+            except TypeError:
+                # pybind11 rejects str it cannot encode as UTF-8: name the culprit.
+                check_utf8(queries, "query")
+                check_utf8(docs, "document")
+                raise
+
+        return self._score(len(queries), run, show_progress)
+
+    def _score(self, total: int, run, show_progress: bool | None, stacklevel: int = 4) -> np.ndarray:
+        """Feed the engine chunk by chunk; run(start, end, callback) -> (logits, stats)."""
         logits = np.empty((total, self.bundle.num_labels), dtype=np.float32)
         counts = np.zeros(5, dtype=np.int64)
         progress = _progress_bar(total, show_progress)
         try:
             for start in range(0, total, CHUNK_PAIRS):
                 end = min(start + CHUNK_PAIRS, total)
-                chunk_logits, stats = self._run_engine(queries[start:end], docs[start:end], start, progress)
+                callback = None
+                if progress is not None:
+                    callback = lambda done, _total, start=start: progress.update(start + done - progress.n)  # noqa: E731
+                chunk_logits, stats = run(start, end, callback)
+                if chunk_logits.shape[1] != self.bundle.num_labels:
+                    raise ValueError(f"model returned {chunk_logits.shape[1]} labels, "
+                                     f"bundle says {self.bundle.num_labels}")
                 logits[start:end] = chunk_logits
                 counts += [stats["truncated_pairs"], stats["query_truncated_pairs"], stats["real_tokens"],
                            stats["padded_tokens"], stats["batches"]]
@@ -151,23 +200,8 @@ class Reranker:
         if counts[0]:
             warnings.warn(
                 f"{counts[0]} of {total} pairs were longer than max_length={self.max_length} tokens and were "
-                f"truncated ({self.truncation}); see Reranker.last_stats", TruncationWarning, stacklevel=3)
+                f"truncated ({self.truncation}); see Reranker.last_stats", TruncationWarning, stacklevel=stacklevel)
         return self._activate(logits)
-
-    def _run_engine(self, queries: list[str], docs: list[str], offset: int, progress):
-        callback = None
-        if progress is not None:
-            callback = lambda done, _total: progress.update(offset + done - progress.n)  # noqa: E731
-        try:
-            logits, stats = self._engine.score(queries, docs, callback)
-        except TypeError:
-            # pybind11 rejects str it cannot encode as UTF-8: name the culprit.
-            check_utf8(queries, "query")
-            check_utf8(docs, "document")
-            raise
-        if logits.shape[1] != self.bundle.num_labels and len(queries):
-            raise ValueError(f"model returned {logits.shape[1]} labels, bundle says {self.bundle.num_labels}")
-        return logits.reshape(len(queries), self.bundle.num_labels), stats
 
     def _activate(self, logits: np.ndarray) -> np.ndarray:
         if self.activation == "softmax":
