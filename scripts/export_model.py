@@ -18,21 +18,26 @@ from pathlib import Path
 def _load_export_bundle():
     """crossrank.export, also from a source checkout whose native engine is not built: exporting
     needs only the pure-Python module (and the [export] extra)."""
-    import importlib.util
+    import importlib.machinery
     import types
 
-    if importlib.util.find_spec("crossrank") is None:  # not installed: use the checkout
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-    try:
-        from crossrank.export import export_bundle
-    except ImportError:
-        spec = importlib.util.find_spec("crossrank")
-        if spec is None or not spec.submodule_search_locations:
-            raise
-        pkg = types.ModuleType("crossrank")  # the package without its __init__ (engine)
-        pkg.__path__ = list(spec.submodule_search_locations)
-        sys.modules["crossrank"] = pkg
-        from crossrank.export import export_bundle
+    checkout = Path(__file__).resolve().parents[1] / "python"
+    for attempt in range(2):
+        try:
+            from crossrank.export import export_bundle
+
+            return export_bundle
+        except ImportError:
+            if attempt == 0 and str(checkout) not in sys.path:
+                sys.path.insert(0, str(checkout))  # not installed: use the checkout
+    # The package's __init__ (the engine) does not import; load the export module without it.
+    pkg = types.ModuleType("crossrank")
+    pkg.__path__ = [str(checkout / "crossrank")]
+    pkg.__spec__ = importlib.machinery.ModuleSpec("crossrank", None, is_package=True)
+    pkg.__spec__.submodule_search_locations = pkg.__path__
+    sys.modules["crossrank"] = pkg
+    from crossrank.export import export_bundle
+
     return export_bundle
 
 
@@ -43,12 +48,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-length", type=int, default=512,
                     help="longest pair in tokens (capped by the model's positions; default 512)")
     ap.add_argument("--opset", type=int, default=None, help="ONNX opset (default: optimum's choice)")
+    ap.add_argument("--reduce-range", choices=("auto", "on", "off"), default="auto",
+                    help="7-bit int8 weights, for x86 CPUs without VNNI (auto: decide from this CPU)")
     ap.add_argument("--quiet", action="store_true", help="no progress lines")
     args = ap.parse_args(argv)
     export_bundle = _load_export_bundle()
     try:
         out = export_bundle(args.model, args.out, max_length=args.max_length, opset=args.opset,
-                            progress=not args.quiet)
+                            progress=not args.quiet,
+                            reduce_range={"auto": None, "on": True, "off": False}[args.reduce_range])
     except (OSError, ValueError, ImportError) as e:  # missing folder / tokenizer, not a classifier, offline Hub
         print(f"error: {e}", file=sys.stderr)
         return 2

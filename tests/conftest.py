@@ -14,6 +14,7 @@ need it skip cleanly when it is missing.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import json
 import shutil
@@ -44,6 +45,8 @@ def crossrank_submodule(name: str) -> types.ModuleType:
         if pkg is None or not hasattr(pkg, "__path__"):
             pkg = types.ModuleType("crossrank")
             pkg.__path__ = [str(REPO / "python" / "crossrank")]
+            pkg.__spec__ = importlib.machinery.ModuleSpec("crossrank", None, is_package=True)
+            pkg.__spec__.submodule_search_locations = pkg.__path__
             sys.modules["crossrank"] = pkg
         if full in sys.modules:
             return sys.modules[full]

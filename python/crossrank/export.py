@@ -13,6 +13,7 @@ imported lazily inside the functions here, so ``import crossrank`` never imports
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -98,26 +99,21 @@ class _Progress:
         self.index = 0
         self.timings: dict[str, float] = {}
 
+    @contextlib.contextmanager
     def step(self, key: str, label: str):
-        progress = self
-
-        class _Step:
-            def __enter__(self_inner):
-                progress.index += 1
-                self_inner.t0 = time.perf_counter()
-                return self_inner
-
-            def __exit__(self_inner, exc_type, exc, tb):
-                dt = time.perf_counter() - self_inner.t0
-                progress.timings[key] = round(dt, 3)
-                status = f"{dt:.1f} s" if exc_type is None else f"failed after {dt:.1f} s"
-                line = f"[{progress.index}/{progress.total}] {label} … {status}"
-                log.info(line)
-                if progress.enabled:
-                    print(line, file=sys.stderr, flush=True)
-                return False
-
-        return _Step()
+        self.index += 1
+        t0 = time.perf_counter()
+        status = "failed after "
+        try:
+            yield
+            status = ""
+        finally:
+            dt = time.perf_counter() - t0
+            self.timings[key] = round(dt, 3)
+            line = f"[{self.index}/{self.total}] {label} … {status}{dt:.1f} s"
+            log.info(line)
+            if self.enabled:
+                print(line, file=sys.stderr, flush=True)
 
 
 def _require_export_deps() -> None:
@@ -155,25 +151,26 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _cpu_has_vnni() -> bool:
-    """Whether the CPU has VNNI int8 dot products (then U8S8 needs no reduce_range)."""
+def _int8_cpu() -> tuple[bool | None, str]:
+    """(has VNNI, description) of this CPU. On x86, U8S8 products can saturate on AVX2 /
+    AVX-512 without VNNI, so weights then use reduce_range; None where the question does not
+    arise (not x86)."""
     machine = platform.machine().lower()
     if machine not in ("x86_64", "amd64", "i386", "i686"):
-        # ARM and others: no U8S8 saturation issue, reduce_range is not needed.
-        return True
+        return None, machine or "unknown"
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
                 if line.startswith("flags"):
                     flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_vnni", "avx_vnni", "avx512vnni"})
+                    vnni = sorted(flags & {"avx512_vnni", "avx_vnni"})
+                    if vnni:
+                        return True, f"{machine} with {', '.join(vnni)}"
+                    simd = "avx512f" if "avx512f" in flags else "avx2" if "avx2" in flags else "sse"
+                    return False, f"{machine} with {simd}, no VNNI"
     except OSError:
         pass
-    try:  # pragma: no cover - non-Linux fallback
-        import onnxruntime as ort  # noqa: F401
-    except ImportError:
-        pass
-    return False  # unknown: be safe, reduce_range on
+    return False, f"{machine}, VNNI unknown (assumed absent)"
 
 
 def _versions() -> dict[str, str | None]:
@@ -450,12 +447,13 @@ def _optimize(raw_onnx: Path, out_path: Path, config) -> dict[str, Any]:
     }
 
 
-def _quantize(fused: Path, out_path: Path) -> dict[str, Any]:
+def _quantize(fused: Path, out_path: Path, reduce_range: bool | None = None) -> dict[str, Any]:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    vnni = _cpu_has_vnni()
-    reduce_range = not vnni
+    vnni, cpu = _int8_cpu()
+    if reduce_range is None:
+        reduce_range = vnni is False
     with _Quiet():
         quantize_dynamic(
             fused,
@@ -481,6 +479,7 @@ def _quantize(fused: Path, out_path: Path) -> dict[str, Any]:
         "activation_type": "uint8",
         "reduce_range": reduce_range,
         "built_on_cpu_with_vnni": vnni,
+        "built_on_cpu": cpu,
         "extra_options": {"DefaultTensorType": "FLOAT"},
         "quantized_ops": {k: v for k, v in sorted(ops.items()) if k in quantized_names},
         "graph_ops": dict(sorted(ops.items())),
@@ -500,35 +499,41 @@ def _verify(model, bundle: Path, max_length: int) -> dict[str, Any]:
     if pad_id is None:
         pad_id = int(getattr(model.config, "pad_token_id", 0) or 0)
     tok.enable_padding(pad_id=pad_id)
-    enc = tok.encode_batch(list(VERIFICATION_PAIRS))
-    feeds = {
-        "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-        "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-        "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
-    }
-
-    accepted = set(model.forward.__code__.co_varnames)
-    with torch.inference_mode():
-        ref = model(**{k: torch.from_numpy(v) for k, v in feeds.items() if k in accepted}).logits
-    ref = ref.float().numpy()
+    # Short pairs go in one padded batch (exercises the attention mask); long ones run alone so
+    # padding to 512 does not multiply the cost of the check.
+    lengths = [len(tok.encode(q, d).ids) for q, d in VERIFICATION_PAIRS]
+    short = [p for p, n in zip(VERIFICATION_PAIRS, lengths) if n <= 128]
+    groups = [short] + [[p] for p, n in zip(VERIFICATION_PAIRS, lengths) if n > 128]
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = min(4, os.cpu_count() or 1)
+    sessions = {key: ort.InferenceSession(str(bundle / fname), so, providers=["CPUExecutionProvider"])
+                for key, fname in (("fp32", FP32_FILE), ("int8", INT8_FILE))}
+    accepted = set(model.forward.__code__.co_varnames)
+    refs, outs = [], {"fp32": [], "int8": []}
+    for group in (g for g in groups if g):
+        enc = tok.encode_batch(group)
+        feeds = {
+            "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
+        }
+        with torch.inference_mode():
+            ref = model(**{k: torch.from_numpy(v) for k, v in feeds.items() if k in accepted}).logits
+        refs.append(ref.float().numpy())
+        for key, sess in sessions.items():
+            names = {i.name for i in sess.get_inputs()}
+            outs[key].append(sess.run(["logits"], {k: v for k, v in feeds.items() if k in names})[0])
+    ref = np.concatenate(refs)
+    fp32, int8 = np.concatenate(outs["fp32"]), np.concatenate(outs["int8"])
     out: dict[str, Any] = {
-        "pairs": len(enc),
-        "tokens_max": int(feeds["input_ids"].shape[1]),
+        "pairs": len(VERIFICATION_PAIRS),
+        "tokens_max": int(max(min(n, max_length) for n in lengths)),
         "reference": "PyTorch fp32 (transformers), same tokenization",
+        "fp32_max_abs_diff": float(np.max(np.abs(fp32 - ref))),
+        "int8_max_abs_diff": float(np.max(np.abs(int8 - ref))),
+        "int8_vs_fp32_max_abs_diff": float(np.max(np.abs(int8 - fp32))),
     }
-    fp32_logits = None
-    for key, fname in (("fp32", FP32_FILE), ("int8", INT8_FILE)):
-        sess = ort.InferenceSession(str(bundle / fname), so, providers=["CPUExecutionProvider"])
-        names = {i.name for i in sess.get_inputs()}
-        logits = sess.run(["logits"], {k: v for k, v in feeds.items() if k in names})[0]
-        out[f"{key}_max_abs_diff"] = float(np.max(np.abs(logits - ref)))
-        if key == "fp32":
-            fp32_logits = logits
-        else:
-            out["int8_vs_fp32_max_abs_diff"] = float(np.max(np.abs(logits - fp32_logits)))
     out["reference_logit_range"] = [float(ref.min()), float(ref.max())]
     if not out["fp32_max_abs_diff"] <= _FP32_FAIL_THRESHOLD:
         raise RuntimeError(
@@ -580,6 +585,7 @@ def export_bundle(
     notes: Sequence[str] = (),
     source_name: str | None = None,
     verify: bool = True,
+    reduce_range: bool | None = None,
 ) -> Path:
     """Exports a Hugging Face sequence-classification model to a crossrank bundle.
 
@@ -594,6 +600,7 @@ def export_bundle(
     activation / score_index override what is derived from the labels ("sigmoid" on the only
     logit for one-label models, "softmax" and label 1 for two-label models). NOTES are appended
     to the manifest's notes; SOURCE_NAME replaces the recorded source (e.g. for temporary folders).
+    REDUCE_RANGE: 7-bit weights for x86 CPUs without VNNI; None decides from this CPU.
 
     Raises FileNotFoundError (no such folder, no tokenizer), ValueError (not a supported
     sequence-classification model), ImportError (export extra not installed).
@@ -655,7 +662,7 @@ def export_bundle(
                 optimization = _optimize(raw_onnx, tmp / FP32_FILE, config)
 
         with steps.step("quantize", "dynamic int8 quantization (per-channel, U8S8)"):
-            quantization = _quantize(tmp / FP32_FILE, tmp / INT8_FILE)
+            quantization = _quantize(tmp / FP32_FILE, tmp / INT8_FILE, reduce_range)
 
         verification = None
         if verify:
@@ -663,10 +670,10 @@ def export_bundle(
                 verification = _verify(hf_model, tmp, eff_max_length)
 
         all_notes = list(label_notes) + list(tok_notes) + list(notes)
-        if not quantization["reduce_range"]:
+        if not quantization["reduce_range"] and quantization["built_on_cpu_with_vnni"] is not None:
             all_notes.append(
-                "int8 weights use the full int8 range (built on a CPU with VNNI); on x86 CPUs "
-                "without VNNI U8S8 products can saturate: re-export there or use fp32"
+                "int8 weights use the full int8 range (no reduce_range); on x86 CPUs without VNNI "
+                "U8S8 products can saturate: re-export there (reduce_range) or use fp32"
             )
         manifest = {
             "format_version": FORMAT_VERSION,
