@@ -4,8 +4,9 @@
 The C++ WordPiece tokenizer must be bit-identical to `tokenizers`, whose Rust crates
 (unicode_categories, unicode-normalization-alignments, Rust std) carry their own,
 partly old, Unicode data.  Python's `unicodedata` differs from them (e.g. clean_text
-drops code points that were *unassigned* in the crate's Unicode version), so every
-table here is measured from the library itself, code point by code point
+keeps unassigned code points and noncharacters such as U+FFFE, but drops private-use
+ones; Python's str.isspace() counts U+001C..U+001F as whitespace, Rust does not), so
+every table here is measured from the library itself, code point by code point
 (surrogates skipped):
 
   clean       BertNormalizer(clean_text only): removed / mapped to ' ' / kept

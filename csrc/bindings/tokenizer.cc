@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/bert_normalizer.h"
+#include "core/utf8.h"
 #include "core/wordpiece_tokenizer.h"
 
 namespace py = pybind11;
@@ -25,18 +27,20 @@ Truncation truncation_from_name(const std::string& name) {
   throw std::invalid_argument("truncation must be 'only_second' or 'longest_first', got '" + name + "'");
 }
 
-// str -> UTF-8 bytes, with errors that name the item.
-std::string utf8_of(py::handle item, const char* what, size_t index) {
+constexpr size_t kNoIndex = static_cast<size_t>(-1);
+
+// str -> UTF-8 bytes, with errors that name the item ("query 3 ...").
+std::string utf8_of(py::handle item, const char* what, size_t index = kNoIndex) {
+  const std::string name = index == kNoIndex ? std::string(what) : std::string(what) + " " + std::to_string(index);
   if (!PyUnicode_Check(item.ptr())) {
     const std::string kind = item.is_none() ? "None" : std::string(Py_TYPE(item.ptr())->tp_name);
-    throw py::type_error(std::string(what) + " " + std::to_string(index) + " must be str, got " + kind);
+    throw py::type_error(name + " must be str, got " + kind);
   }
   Py_ssize_t size = 0;
   const char* data = PyUnicode_AsUTF8AndSize(item.ptr(), &size);
   if (data == nullptr) {
     PyErr_Clear();
-    throw py::value_error(std::string(what) + " " + std::to_string(index) +
-                          " is not valid Unicode (lone surrogate)");
+    throw py::value_error(name + " is not valid Unicode (lone surrogate)");
   }
   return std::string(data, static_cast<size_t>(size));
 }
@@ -93,6 +97,28 @@ AddedToken added_token_from(py::handle obj, size_t index) {
 }  // namespace
 
 void register_tokenizer(py::module_& m) {
+  m.def(
+      "bert_normalize",
+      [](py::handle text, bool clean_text, bool handle_chinese_chars, bool strip_accents, bool lowercase) {
+        const std::string s = utf8_of(text, "text");
+        std::vector<char32_t> cps;
+        std::vector<char32_t> out;
+        std::vector<char32_t> scratch;
+        size_t bad = 0;
+        crossrank::utf8::decode(s, cps, &bad);  // valid: it came from a str
+        crossrank::BertNormalizerOptions o;
+        o.clean_text = clean_text;
+        o.handle_chinese_chars = handle_chinese_chars;
+        o.strip_accents = strip_accents;
+        o.lowercase = lowercase;
+        crossrank::BertNormalizer(o).normalize(cps.data(), cps.size(), out, scratch);
+        std::string result;
+        for (char32_t c : out) crossrank::utf8::append(result, c);
+        return py::str(result);
+      },
+      py::arg("text"), py::kw_only(), py::arg("clean_text") = true, py::arg("handle_chinese_chars") = true,
+      py::arg("strip_accents") = true, py::arg("lowercase") = true,
+      "The C++ BertNormalizer alone (for tests): what tokenizers' BertNormalizer.normalize_str returns.");
   py::class_<WordPieceTokenizer, std::shared_ptr<WordPieceTokenizer>>(
       m, "WordPieceTokenizer",
       "BERT WordPiece pair tokenizer, bit-identical to Hugging Face tokenizers "
@@ -130,7 +156,7 @@ void register_tokenizer(py::module_& m) {
       .def(
           "encode",
           [](const WordPieceTokenizer& self, py::handle text) {
-            std::string s = utf8_of(text, "text", 0);
+            std::string s = utf8_of(text, "text");
             std::vector<int32_t> ids;
             {
               py::gil_scoped_release release;

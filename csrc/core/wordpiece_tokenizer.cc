@@ -18,6 +18,8 @@ struct WordPieceTokenizer::Scratch {
   std::vector<uint32_t> bounds;      // byte offset of each char of the word (+ end)
   std::vector<int32_t> query_ids;
   std::vector<int32_t> doc_ids;
+
+  void trim();  // free buffers grown past ~1M elements
 };
 
 WordPieceTokenizer::Scratch& WordPieceTokenizer::scratch() {
@@ -26,6 +28,13 @@ WordPieceTokenizer::Scratch& WordPieceTokenizer::scratch() {
 }
 
 namespace {
+
+// After a huge text, give the per-thread buffers' memory back.
+template <typename T>
+void release_if_huge(std::vector<T>& v) {
+  constexpr size_t kKeep = size_t{1} << 20;
+  if (v.capacity() > kKeep) std::vector<T>().swap(v);
+}
 
 BertNormalizerOptions normalizer_options(const TokenizerConfig& c) {
   BertNormalizerOptions o;
@@ -89,16 +98,27 @@ WordPieceTokenizer::WordPieceTokenizer(TokenizerConfig config)
       if (p.text.empty()) {
         throw std::invalid_argument("added token '" + token.content + "' normalizes to an empty string");
       }
-      normalized_patterns_.push_back(std::move(p));
+      normalized_patterns_.add(std::move(p));
     } else {
       p.text = std::move(content);
-      raw_patterns_.push_back(std::move(p));
+      raw_patterns_.add(std::move(p));
     }
   }
 }
 
-void WordPieceTokenizer::find_matches(const std::vector<Pattern>& patterns, const char32_t* text, size_t n,
+void WordPieceTokenizer::PatternSet::add(Pattern p) {
+  const char32_t c = p.text[0];
+  if (c < 128) {
+    ascii_first[c >> 6] |= uint64_t{1} << (c & 63);
+  } else {
+    non_ascii_first = true;
+  }
+  patterns.push_back(std::move(p));
+}
+
+void WordPieceTokenizer::find_matches(const PatternSet& set, const char32_t* text, size_t n,
                                       std::vector<Segment>& out) {
+  const std::vector<Pattern>& patterns = set.patterns;
   out.clear();
   size_t start_offset = 0;
   size_t pos = 0;
@@ -108,6 +128,7 @@ void WordPieceTokenizer::find_matches(const std::vector<Pattern>& patterns, cons
     const Pattern* best = nullptr;
     for (size_t i = pos; i < n && best == nullptr; ++i) {
       const char32_t c = text[i];
+      if (!set.may_start(c)) continue;
       for (const Pattern& p : patterns) {
         if (p.text[0] != c || p.text.size() > n - i) continue;
         if (best != nullptr && p.text.size() <= best->text.size()) continue;
@@ -242,9 +263,19 @@ void WordPieceTokenizer::encode_into(std::string_view text, std::vector<int32_t>
   }
 }
 
+void WordPieceTokenizer::Scratch::trim() {
+  release_if_huge(text);
+  release_if_huge(normalized);
+  release_if_huge(nfd);
+  release_if_huge(query_ids);
+  release_if_huge(doc_ids);
+}
+
 std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text) const {
   std::vector<int32_t> ids;
-  encode_into(text, ids, scratch());
+  Scratch& s = scratch();
+  encode_into(text, ids, s);
+  s.trim();
   return ids;
 }
 
@@ -312,7 +343,9 @@ PairEncoding WordPieceTokenizer::encode_pair(std::string_view query, std::string
   s.doc_ids.clear();
   encode_into(query, s.query_ids, s);
   encode_into(doc, s.doc_ids, s);
-  return build_pair(s.query_ids, s.doc_ids, max_length, truncation);
+  PairEncoding enc = build_pair(s.query_ids, s.doc_ids, max_length, truncation);
+  s.trim();
+  return enc;
 }
 
 }  // namespace crossrank

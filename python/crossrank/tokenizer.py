@@ -134,8 +134,7 @@ def _native_kwargs(config: dict[str, Any]) -> tuple[dict[str, Any], int]:
     if pre_type != "BertPreTokenizer":
         raise _unsupported("pre_tokenizer", pre_type)
     model_type = _component_type(config, "model")
-    if model_type != "WordPiece" and not (model_type is None and "continuing_subword_prefix" in config["model"]
-                                          and "vocab" in config["model"]):
+    if model_type != "WordPiece":
         raise _unsupported("model", model_type)
     post_type = _component_type(config, "post_processor")
     post = config.get("post_processor") or {}
