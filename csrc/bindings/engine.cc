@@ -29,14 +29,22 @@ py::tuple to_python(ScoreResult&& result, size_t pairs) {
   return py::make_tuple(std::move(logits), std::move(stats));
 }
 
-// Between batches: honour Ctrl-C and report progress to an optional Python callable.
-// Create and destroy it with the GIL held (it owns a reference to the callable).
-ProgressCallback between_batches(const py::object& callback) {
-  return [callback](size_t done, size_t total) {
+// Runs score(callback) without the GIL. Between batches the callback takes the GIL back to
+// honour Ctrl-C and report progress to an optional Python callable. It is created and
+// destroyed here, with the GIL held, because it owns a reference to that callable.
+template <typename Score>
+py::tuple score_released(const py::object& progress, size_t pairs, Score&& score) {
+  const ProgressCallback callback = [progress](size_t done, size_t total) {
     py::gil_scoped_acquire acquire;
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-    if (!callback.is_none()) callback(done, total);
+    if (!progress.is_none()) progress(done, total);
   };
+  ScoreResult result;
+  {
+    py::gil_scoped_release release;
+    result = score(callback);
+  }
+  return to_python(std::move(result), pairs);
 }
 
 }  // namespace
@@ -74,14 +82,9 @@ void register_engine(py::module_& m) {
           "score",
           [](const Engine& engine, std::vector<std::string> queries, std::vector<std::string> docs,
              const py::object& progress) {
-            const size_t pairs = queries.size();
-            const ProgressCallback callback = between_batches(progress);
-            ScoreResult result;
-            {
-              py::gil_scoped_release release;
-              result = engine.score(queries, docs, callback);
-            }
-            return to_python(std::move(result), pairs);
+            return score_released(progress, queries.size(), [&](const ProgressCallback& callback) {
+              return engine.score(queries, docs, callback);
+            });
           },
           py::arg("queries"), py::arg("docs"), py::arg("progress") = py::none(),
           "Score pairs; returns (logits float32 [pairs, labels], stats dict). Releases the GIL.")
@@ -89,14 +92,9 @@ void register_engine(py::module_& m) {
           "score_ids",
           [](const Engine& engine, std::vector<std::vector<int32_t>> query_ids,
              std::vector<std::vector<int32_t>> doc_ids, const py::object& progress) {
-            const size_t pairs = doc_ids.size();
-            const ProgressCallback callback = between_batches(progress);
-            ScoreResult result;
-            {
-              py::gil_scoped_release release;
-              result = engine.score_ids(query_ids, doc_ids, callback);
-            }
-            return to_python(std::move(result), pairs);
+            return score_released(progress, doc_ids.size(), [&](const ProgressCallback& callback) {
+              return engine.score_ids(query_ids, doc_ids, callback);
+            });
           },
           py::arg("query_ids"), py::arg("doc_ids"), py::arg("progress") = py::none(),
           "Score pairs of token ids (no special tokens); one query may serve all documents.");
