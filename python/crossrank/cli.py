@@ -1,4 +1,4 @@
-"""The ``crossrank`` command line: bench, export."""
+"""The ``crossrank`` command line: bench, export, eval."""
 
 from __future__ import annotations
 
@@ -67,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--out", type=Path, required=True)
     export.add_argument("--max-length", type=int, default=512)
     export.set_defaults(run=_export)
+
+    from crossrank.retrieval.evaluate import add_eval_parser
+
+    add_eval_parser(commands)
 
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,295 @@
+"""Evaluation on BEIR-layout collections: loading, trec_eval metrics (ir-measures), ``crossrank eval``.
+
+A BEIR folder holds ``corpus.jsonl`` ({"_id", "title", "text"}), ``queries.jsonl`` ({"_id", "text"})
+and ``qrels/<split>.tsv`` (``query-id  corpus-id  score`` with a header). Documents are searched as
+``title + " " + text``; only queries with judgements are evaluated.
+
+Metrics come from ir-measures (its pytrec_eval backend: trec_eval's definitions): nDCG@10 with
+linear gains over judged-relevant documents, RR@10 (MRR@10) and R@pool, with grade >= 1 counting
+as relevant (``relevance_level``). A ranking's order is passed to the metrics as ranks, so tied scores cannot be
+reordered by trec_eval's docid tie-break.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crossrank.retrieval.corpus import Corpus
+
+__all__ = ["BeirData", "add_eval_parser", "evaluate_rankings", "load_beir", "read_trec_run", "run_eval"]
+
+RETRIEVERS = ("bm25", "dense", "hybrid")
+
+
+@dataclass
+class BeirData:
+    name: str
+    corpus: Corpus
+    queries: dict[str, str]  # judged queries only, in file order
+    qrels: dict[str, dict[str, int]]
+
+
+def load_beir(folder: str | Path, *, split: str = "test") -> BeirData:
+    """Read a BEIR-layout folder; keeps the queries that have judgements in ``qrels/<split>.tsv``."""
+    folder = Path(folder)
+    for need in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
+        if not (folder / need).is_file():
+            raise FileNotFoundError(f"{folder} is not a BEIR folder: {need} is missing")
+    ids, texts = [], []
+    with open(folder / "corpus.jsonl", encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                ids.append(str(row["_id"]))
+                texts.append(f"{row.get('title') or ''} {row.get('text') or ''}".strip())
+    qrels: dict[str, dict[str, int]] = {}
+    with open(folder / "qrels" / f"{split}.tsv", encoding="utf-8") as f:
+        for number, line in enumerate(f):
+            parts = line.rstrip("\n").split("\t")
+            if number == 0 and not parts[-1].lstrip("-").isdigit():
+                continue  # header
+            if len(parts) < 3:
+                continue
+            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[-1])
+    queries: dict[str, str] = {}
+    with open(folder / "queries.jsonl", encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                if str(row["_id"]) in qrels:
+                    queries[str(row["_id"])] = row["text"]
+    qrels = {q: judged for q, judged in qrels.items() if q in queries}
+    return BeirData(folder.name, Corpus(ids, texts), queries, qrels)
+
+
+def read_trec_run(path: str | Path) -> dict[str, list[tuple[str, float]]]:
+    """A TREC run file (``qid Q0 docid rank score tag``): per query, (docid, score) best first.
+
+    Order: score descending, ties in file order.
+    """
+    run: dict[str, list[tuple[str, float, int]]] = {}
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) < 6:
+                raise ValueError(f"{path}:{number + 1}: expected 'qid Q0 docid rank score tag', got {line.strip()!r}")
+            run.setdefault(parts[0], []).append((parts[2], float(parts[4]), number))
+    return {q: [(d, s) for d, s, _ in sorted(rows, key=lambda r: (-r[1], r[2]))] for q, rows in run.items()}
+
+
+def _ir_measures():
+    try:
+        import ir_measures
+    except ImportError as e:
+        raise ImportError(f"evaluation needs ir-measures ({e}); "
+                          "install it with: pip install 'crossrank[retrieval]'") from e
+    return ir_measures
+
+
+def evaluate_rankings(qrels: Mapping[str, Mapping[str, int]], rankings: Mapping[str, Sequence[str]],
+                      *, depth: int, relevance_level: int = 1) -> dict[str, float]:
+    """nDCG@10, MRR@10 and Recall@depth of ranked doc-id lists (best first), averaged over the
+    judged queries (a judged query missing from ``rankings`` counts as 0).
+
+    ``relevance_level``: the lowest grade MRR and recall count as relevant (TREC DL's official
+    MRR / recall use 2); nDCG always uses the grades as gains.
+    """
+    ir = _ir_measures()
+    measures = {"ndcg@10": ir.nDCG @ 10, "mrr@10": ir.RR(rel=relevance_level) @ 10,
+                f"recall@{depth}": ir.R(rel=relevance_level) @ depth}
+    run = {q: {d: float(len(docs) - r) for r, d in enumerate(docs)} for q, docs in rankings.items() if docs}
+    qrels = {q: {d: int(g) for d, g in judged.items()} for q, judged in qrels.items()}
+    totals = dict.fromkeys(measures, 0.0)
+    for metric in ir.iter_calc(list(measures.values()), qrels, run):
+        for name, measure in measures.items():
+            if metric.measure == measure:
+                totals[name] += metric.value
+    return {name: total / len(qrels) for name, total in totals.items()} if qrels else totals
+
+
+def _build_retriever(kind: str, corpus: Corpus, index: Path | None, threads: int | None):
+    from crossrank.retrieval.base import load_retriever, read_manifest
+    from crossrank.retrieval.dense import DenseRetriever
+    from crossrank.retrieval.encoder import BiEncoder
+    from crossrank.retrieval.hybrid import HybridRetriever
+    from crossrank.retrieval.lexical import BM25Retriever
+
+    encoder = BiEncoder(threads=threads) if kind in ("dense", "hybrid") else None
+    if index is not None and (index / "retriever.json").is_file():
+        if read_manifest(index)["kind"] != kind:
+            raise ValueError(f"{index} holds a {read_manifest(index)['kind']} index, not {kind}")
+        kwargs = {"encoder": encoder} if encoder is not None else {}
+        retriever = load_retriever(index, **kwargs)
+        if retriever.corpus != corpus:
+            raise ValueError(f"{index} was built from another corpus; remove it or choose another --index")
+        return retriever, "loaded"
+    if kind == "bm25":
+        retriever = BM25Retriever.build(corpus)
+    elif kind == "dense":
+        retriever = DenseRetriever.build(corpus, encoder=encoder, show_progress=sys.stderr.isatty())
+    else:
+        retriever = HybridRetriever.build(corpus, encoder=encoder, show_progress=sys.stderr.isatty())
+    if index is not None:
+        retriever.save(index)
+    return retriever, "built"
+
+
+def run_eval(data: str | Path, *, retriever: str | Any = "bm25", model: str | Path | None = None, pool: int = 100,
+             trec_run: str | Path | None = None, index: str | Path | None = None, split: str = "test",
+             dedupe: str | None = "id", precision: str | None = None, threads: int | None = None,
+             limit: int | None = None, relevance_level: int = 1, log=print) -> dict[str, Any]:
+    """Stage one (and, with a bundle, stage two) over a BEIR folder; returns the results dict.
+
+    ``retriever``: "bm25", "dense", "hybrid", or a ready Retriever over this folder's corpus.
+    ``trec_run``: take stage one from a TREC run file instead of a retriever (e.g. TREC DL's
+    shipped BM25 top-100). ``index``: a folder to load the stage-one index from, or to save it
+    to once built. ``limit``: evaluate the first N judged queries only.
+    """
+    from crossrank.retrieval.pipeline import Pipeline
+
+    beir = load_beir(data, split=split)
+    queries = list(beir.queries.items())[:limit] if limit else list(beir.queries.items())
+    qrels = {q: beir.qrels[q] for q, _ in queries}
+    t0 = time.perf_counter()
+    if trec_run is not None:
+        stage_one_name = f"run:{Path(trec_run).name}"
+        candidates = read_trec_run(trec_run)
+        ret, how = None, "read"
+    elif not isinstance(retriever, str):
+        if retriever.corpus != beir.corpus:
+            raise ValueError("the retriever was built over another corpus than the folder's")
+        stage_one_name, ret, how = retriever.kind, retriever, "given"
+    else:
+        if retriever not in RETRIEVERS:
+            raise ValueError(f"retriever must be one of {RETRIEVERS}, got {retriever!r}")
+        stage_one_name = retriever
+        ret, how = _build_retriever(retriever, beir.corpus, Path(index) if index else None, threads)
+    index_s = time.perf_counter() - t0
+
+    reranker = None
+    if model is not None:
+        from crossrank.reranker import Reranker
+
+        reranker = Reranker(model, precision=precision, threads=threads)
+    t0 = time.perf_counter()
+    pipe = Pipeline(ret, reranker, pool_size=min(pool, len(beir.corpus)), top_k=pool, dedupe=dedupe,
+                    corpus=beir.corpus if ret is None else None)
+    pretokenize_s = time.perf_counter() - t0
+    log(f"{beir.name}: {len(beir.corpus)} documents, {len(queries)} judged queries; stage one {stage_one_name} "
+        f"({how} in {index_s:.1f} s)" + (f"; reranker {model}" if model else ""))
+
+    one: dict[str, list[str]] = {}
+    two: dict[str, list[str]] = {}
+    t_one, t_two, pool_sizes = [], [], []
+    missing = 0
+    for qid, text in queries:
+        if ret is None:
+            rows = candidates.get(qid, [])
+            kept = [(d, s) for d, s in rows if d in beir.corpus]
+            missing += len(rows) - len(kept)
+            if not kept:
+                one[qid] = two[qid] = []
+                continue
+            hits = pipe.rerank(text, [d for d, _ in kept], [s for _, s in kept])
+        else:
+            hits = pipe.search(text)
+        one[qid] = pipe.last_pool.ids
+        pool_sizes.append(len(pipe.last_pool))
+        t_one.append(pipe.last_timings.stage_one_s)
+        if reranker is not None:
+            two[qid] = [h.id for h in hits]
+            t_two.append(pipe.last_timings.stage_two_s)
+    if missing:
+        log(f"warning: {missing} run entries name documents absent from the corpus; skipped")
+
+    def med_ms(values):
+        return round(1000 * statistics.median(values), 3) if values else None
+
+    result: dict[str, Any] = {
+        "dataset": beir.name, "data": str(data), "documents": len(beir.corpus), "queries": len(queries),
+        "stage_one": stage_one_name, "pool": pool, "dedupe": dedupe, "index": how, "index_s": round(index_s, 2),
+        "model": str(model) if model else None, "pretokenize_s": round(pretokenize_s, 2),
+        "relevance_level": relevance_level,
+        "metrics": {"stage_one": evaluate_rankings(qrels, one, depth=pool, relevance_level=relevance_level)},
+        "median_latency_ms": {"stage_one": med_ms(t_one)},
+        "mean_pool_size": round(sum(pool_sizes) / len(pool_sizes), 2) if pool_sizes else 0,
+    }
+    if reranker is not None:
+        result["metrics"]["reranked"] = evaluate_rankings(qrels, two, depth=pool, relevance_level=relevance_level)
+        result["median_latency_ms"]["stage_two"] = med_ms(t_two)
+        result["precision"] = reranker.precision
+    return result
+
+
+def format_result(result: dict[str, Any]) -> str:
+    pool = result["pool"]
+    head = f"{'stage':<22} {'nDCG@10':>8} {'MRR@10':>8} {f'R@{pool}':>8} {'median ms':>10}"
+    lines = [f"{result['dataset']} ({result['documents']} docs, {result['queries']} queries)", head]
+    for key, label in (("stage_one", result["stage_one"]), ("reranked", f"+ rerank ({result.get('precision')})")):
+        if key not in result["metrics"]:
+            continue
+        m = result["metrics"][key]
+        lat = result["median_latency_ms"]["stage_one" if key == "stage_one" else "stage_two"]
+        lines.append(f"{label:<22} {m['ndcg@10']:>8.4f} {m['mrr@10']:>8.4f} {m[f'recall@{pool}']:>8.4f} {lat:>10.2f}")
+    if "reranked" in result["metrics"]:
+        lines.append("(latency of '+ rerank' is stage two alone; add stage one for the total)")
+    return "\n".join(lines)
+
+
+def _command(args: argparse.Namespace) -> int:
+    result = run_eval(args.data, retriever=args.retriever, model=args.model, pool=args.pool, trec_run=args.trec_run,
+                      index=args.index, split=args.split, dedupe=None if args.dedupe == "none" else args.dedupe,
+                      precision=args.precision, threads=args.threads, limit=args.limit,
+                      relevance_level=args.relevance_level,
+                      log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(format_result(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_eval_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``crossrank eval`` to an argparse subparsers object (sets ``run`` to the command)."""
+    p = subparsers.add_parser(
+        "eval", help="stage-one retrieval (+ reranking) quality and latency on a BEIR-layout folder",
+        description="nDCG@10, MRR@10 and Recall@pool of stage one and, with --model, after reranking the "
+                    "pool; median latency per query of each stage.")
+    p.add_argument("data", type=Path, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
+    p.add_argument("--model", type=Path, default=None, help="bundle folder; without it, stage one only")
+    p.add_argument("--retriever", choices=RETRIEVERS, default="bm25")
+    p.add_argument("--trec-run", type=Path, default=None,
+                   help="take stage one from this TREC run file instead of --retriever")
+    p.add_argument("--pool", type=_positive, default=100, help="candidates per query (default 100)")
+    p.add_argument("--index", type=Path, default=None,
+                   help="folder to load the stage-one index from, or to save it to once built")
+    p.add_argument("--dedupe", choices=["none", "id", "text"], default="id")
+    p.add_argument("--split", default="test")
+    p.add_argument("--precision", choices=["int8", "fp32"], default=None)
+    p.add_argument("--threads", type=_positive, default=None)
+    p.add_argument("--relevance-level", type=_positive, default=1,
+                   help="lowest grade MRR@10 and recall count as relevant (TREC DL uses 2; default 1)")
+    p.add_argument("--limit", type=_positive, default=None, help="first N judged queries only")
+    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.set_defaults(run=_command)
+    return p
