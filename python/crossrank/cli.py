@@ -42,9 +42,28 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from crossrank.export import export_bundle
+    import json
 
-    export_bundle(args.model, args.out, max_length=args.max_length)
+    from crossrank.export import export_bundle, export_kwargs
+
+    try:
+        out = export_bundle(args.model, args.out, **export_kwargs(args))
+    except OSError as error:  # e.g. a Hub id while offline
+        print(f"crossrank export: error: {error}", file=sys.stderr)
+        return 2
+    manifest = json.loads((out / "crossrank.json").read_text(encoding="utf-8"))
+    check = manifest.get("verification") or {}
+    print(f"wrote {out}")
+    print(f"  fused: {', '.join(manifest['optimization']['applied']) or 'nothing'}")
+    if check:
+        print(f"  max |logit difference| vs PyTorch on {check['pairs']} pairs: "
+              f"fp32 {check['fp32_max_abs_diff']:.2g}, int8 {check['int8_max_abs_diff']:.2g}")
+    gate = (manifest.get("fidelity") or {}).get("gate") or {}
+    if gate:
+        print(f"  quality gate: {gate['message']}")
+        print(f"  default precision: {manifest['default_precision']} (details: {out / 'report.json'})")
+    for note in manifest.get("notes", []):
+        print(f"  note: {note}")
     return 0
 
 
@@ -62,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--json", type=Path, default=None)
     bench.set_defaults(run=_bench)
 
-    export = commands.add_parser("export", help="turn a Hugging Face cross-encoder into a bundle")
-    export.add_argument("model", help="local folder or Hugging Face Hub id")
-    export.add_argument("--out", type=Path, required=True)
-    export.add_argument("--max-length", type=int, default=512)
+    from crossrank.export import add_export_arguments
+
+    export = commands.add_parser("export", help="turn a Hugging Face cross-encoder into a verified bundle")
+    add_export_arguments(export)
     export.set_defaults(run=_export)
 
     from crossrank.retrieval.evaluate import add_eval_parser

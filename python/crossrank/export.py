@@ -3,9 +3,12 @@
 A bundle is a folder the engine reads::
 
     model.onnx        fp32 graph, fused by ONNX Runtime's transformer optimizer
-    model.int8.onnx   dynamic int8 quantization of the fused graph (per-channel, U8S8)
+    model.int8.onnx   dynamic int8 quantization of the fused graph (per-channel, U8S8; some
+                      operators left in fp32 when the quality gate chose mixed precision)
     tokenizer.json    the model's tokenizer (truncation / padding settings cleared)
     crossrank.json    manifest: labels, activation, max_length, provenance, measurements
+    report.json       fidelity report: int8 vs fp32 agreement of every int8 variant tried, the
+                      quality gate's decision (crossrank.fidelity, crossrank.quality_gate)
 
 The export path needs the ``[export]`` extra (torch, transformers, optimum-onnx); they are
 imported lazily inside the functions here, so ``import crossrank`` never imports torch.
@@ -35,8 +38,11 @@ __all__ = [
     "FP32_FILE",
     "INT8_FILE",
     "MANIFEST_FILE",
+    "REPORT_FILE",
     "TOKENIZER_FILE",
+    "add_export_arguments",
     "export_bundle",
+    "export_kwargs",
 ]
 
 log = logging.getLogger("crossrank.export")
@@ -46,6 +52,7 @@ MANIFEST_FILE = "crossrank.json"
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 TOKENIZER_FILE = "tokenizer.json"
+REPORT_FILE = "report.json"
 
 EXPORT_INSTALL_HINT = (
     "pip install 'crossrank[export]'  (on a CPU-only x86 machine: "
@@ -447,7 +454,8 @@ def _optimize(raw_onnx: Path, out_path: Path, config) -> dict[str, Any]:
     }
 
 
-def _quantize(fused: Path, out_path: Path, reduce_range: bool | None = None) -> dict[str, Any]:
+def _quantize(fused: Path, out_path: Path, reduce_range: bool | None = None,
+              per_channel: bool = True) -> dict[str, Any]:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -458,7 +466,7 @@ def _quantize(fused: Path, out_path: Path, reduce_range: bool | None = None) -> 
         quantize_dynamic(
             fused,
             out_path,
-            per_channel=True,
+            per_channel=per_channel,
             reduce_range=reduce_range,
             weight_type=QuantType.QInt8,
             # Shape inference cannot see through the fused contrib ops; without this the
@@ -474,7 +482,7 @@ def _quantize(fused: Path, out_path: Path, reduce_range: bool | None = None) -> 
     return {
         "method": "dynamic",
         "format": "QOperator",
-        "per_channel": True,
+        "per_channel": per_channel,
         "weight_type": "int8",
         "activation_type": "uint8",
         "reduce_range": reduce_range,
@@ -543,6 +551,130 @@ def _verify(model, bundle: Path, max_length: int) -> dict[str, Any]:
     return out
 
 
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False, indent=2)
+        f.write("\n")
+
+
+def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    _write_json(folder / MANIFEST_FILE, manifest)
+
+
+# --------------------------------------------------------------------------------------------
+# fidelity report and quality gate
+
+
+def _gate_thresholds(gate: Any):
+    from crossrank.quality_gate import GateThresholds
+
+    if gate is True or gate is None:
+        return GateThresholds()
+    if gate is False:
+        return None
+    if isinstance(gate, GateThresholds):
+        return gate
+    if isinstance(gate, dict):
+        return GateThresholds(**gate)
+    raise TypeError(f"gate must be True, False, a dict or a GateThresholds, not {type(gate).__name__}")
+
+
+def _graph_ops(path: Path) -> dict[str, int]:
+    import onnx
+
+    ops: dict[str, int] = {}
+    for node in onnx.load(str(path), load_external_data=False).graph.node:
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
+    return dict(sorted(ops.items()))
+
+
+def _fp32_vs_pytorch(verification: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not verification:
+        return None
+    return {"max_abs_diff": verification["fp32_max_abs_diff"], "pairs": verification["pairs"],
+            "reference": verification["reference"]}
+
+
+def _fidelity(folder: Path, steps: _Progress, manifest: dict[str, Any], thresholds, eval_dir,
+              eval_queries: int | None, eval_depth: int, per_channel: bool, reduce_range: bool,
+              progress: bool) -> dict[str, Any]:
+    """Steps 5 and 6: the fidelity report (int8 vs fp32 on the pools) and the quality gate."""
+    from crossrank import fidelity as F
+    from crossrank import quality_gate as Q
+
+    def say(line: str) -> None:
+        log.info(line)
+        if progress:
+            print(line, file=sys.stderr, flush=True)
+
+    with steps.step("fidelity", "fidelity report: int8 vs fp32 on query pools (crossrank engine)"):
+        t0 = time.perf_counter()
+        builtin = F.builtin_pools()
+        sets = [Q.PoolSet("builtin", builtin, None, {
+            "pools": len(builtin), "pairs": sum(len(p.docs) for p in builtin),
+            "candidates": "built-in: questions about the Python language reference, passages from "
+                          "pydoc_data (ships with Python); no judgements",
+        })]
+        if eval_dir is not None:
+            pools, qrels, info = F.eval_pools(eval_dir, depth=eval_depth, max_queries=eval_queries)
+            sets.append(Q.PoolSet("eval", pools, qrels, info))
+        pools_s = round(time.perf_counter() - t0, 3)
+        runner = Q.Gate(folder, sets, thresholds or Q.GateThresholds(mixed_precision=False),
+                        per_channel=per_channel, reduce_range=reduce_range,
+                        gate_sets=["eval"] if eval_dir is not None else ["builtin"], log=say)
+        runner.measure_base()
+    with steps.step("gate", "quality gate" + ("" if thresholds else " (off: report only)")):
+        if thresholds is None:
+            ok, reasons = runner.check(runner.base["metrics"])
+            runner.base["chosen"] = True
+            record = {"decision": "off", "passed": ok, "failed_because": reasons,
+                      "default_precision": manifest["default_precision"], "chosen": runner.base["name"],
+                      "kept_fp32": [], "excluded_nodes": [], "fp32_cost_share": 0.0,
+                      "message": "off (report only): " + ("int8 would pass" if ok else
+                                                         "int8 would fail: " + "; ".join(reasons)),
+                      "engine": runner.engine, "variants": runner.variants, "sensitivity": [],
+                      "time_s": dict(runner.time_s)}
+        else:
+            record = runner.search()
+    record["changed_int8"] = record["chosen"] != runner.base["name"]
+    record["quantized_ops"] = next(v for v in record["variants"] if v.get("chosen"))["quantized_ops"]
+    record["time_s"]["pools"] = pools_s
+    variants = record.pop("variants")
+    sensitivity = record.pop("sensitivity")
+    return {
+        "format_version": 1,
+        "model": manifest["source"]["model"],
+        "what": "agreement of the bundle's int8 graph(s) with its fp32 graph, same tokenization and "
+                "engine; nDCG@10 only where judged data was given. Agreement, not ranking quality.",
+        "engine": record.get("engine"),
+        "fp32_vs_pytorch": _fp32_vs_pytorch(manifest.get("verification")),
+        "pool_sets": {ps.name: ps.info for ps in sets},
+        "gate": record,
+        "variants": variants,
+        "sensitivity": sensitivity,
+    }
+
+
+def _fidelity_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """What crossrank.json keeps of report.json: the decision and every variant's numbers."""
+    keep = ("top10_overlap", "top10_overlap_min", "kendall_tau", "spearman", "ndcg@10_reference",
+            "ndcg@10_test", "ndcg@10_drop_points", "pools", "pairs")
+    gate = report["gate"]
+    return {
+        "report": REPORT_FILE,
+        "engine": report["engine"],
+        "fp32_vs_pytorch_max_abs_diff": (report.get("fp32_vs_pytorch") or {}).get("max_abs_diff"),
+        "gate": {k: gate.get(k) for k in ("decision", "passed", "message", "thresholds", "gated_on",
+                                          "chosen", "kept_fp32", "fp32_cost_share", "note")},
+        "variants": [
+            {"name": v["name"], "passed": v["passed"], "chosen": bool(v.get("chosen")),
+             "kept_fp32": v["kept_fp32"],
+             "metrics": {s: {k: m[k] for k in keep if k in m} for s, m in v["metrics"].items()}}
+            for v in report["variants"]
+        ],
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # placing the finished bundle
 
@@ -570,6 +702,42 @@ def _install(tmp: Path, out_dir: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# command-line arguments (shared by `crossrank export` and scripts/export_model.py)
+
+
+def add_export_arguments(parser) -> None:
+    """Adds MODEL, --out and the export options to an argparse (sub)parser; turn the parsed
+    namespace into export_bundle arguments with :func:`export_kwargs`. Imports nothing heavy."""
+    from crossrank.quality_gate import add_gate_arguments
+
+    parser.add_argument("model", help="local Hugging Face model folder, or a Hub id")
+    parser.add_argument("--out", required=True, type=Path, help="bundle folder to write")
+    parser.add_argument("--max-length", type=int, default=512,
+                        help="longest pair in tokens (capped by the model's positions; default 512)")
+    parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: optimum's choice)")
+    parser.add_argument("--reduce-range", choices=("auto", "on", "off"), default="auto",
+                        help="7-bit int8 weights, for x86 CPUs without VNNI (auto: decide from this CPU)")
+    parser.add_argument("--per-tensor", action="store_true",
+                        help="one int8 scale per weight tensor instead of per output channel")
+    add_gate_arguments(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress lines or report table")
+
+
+def export_kwargs(args) -> dict[str, Any]:
+    """export_bundle(model, out, **export_kwargs(args)) for arguments from add_export_arguments."""
+    from crossrank.quality_gate import gate_kwargs
+
+    return {
+        "max_length": args.max_length,
+        "opset": args.opset,
+        "progress": not args.quiet,
+        "reduce_range": {"auto": None, "on": True, "off": False}[args.reduce_range],
+        "per_channel": not args.per_tensor,
+        **gate_kwargs(args),
+    }
+
+
+# --------------------------------------------------------------------------------------------
 # public entry point
 
 
@@ -586,6 +754,12 @@ def export_bundle(
     source_name: str | None = None,
     verify: bool = True,
     reduce_range: bool | None = None,
+    per_channel: bool = True,
+    fidelity: bool = True,
+    eval_dir: str | Path | None = None,
+    eval_queries: int | None = 50,
+    eval_depth: int = 100,
+    gate: Any = True,
 ) -> Path:
     """Exports a Hugging Face sequence-classification model to a crossrank bundle.
 
@@ -601,6 +775,18 @@ def export_bundle(
     logit for one-label models, "softmax" and label 1 for two-label models). NOTES are appended
     to the manifest's notes; SOURCE_NAME replaces the recorded source (e.g. for temporary folders).
     REDUCE_RANGE: 7-bit weights for x86 CPUs without VNNI; None decides from this CPU.
+    PER_CHANNEL: per-channel int8 weights (False: one scale per weight tensor).
+
+    Fidelity report and quality gate (FIDELITY=True, the default): both graphs score a set of
+    query/candidate pools through crossrank's engine: the built-in offline pools
+    (crossrank.fidelity.builtin_pools) and, with EVAL_DIR (BEIR layout: corpus.jsonl,
+    queries.jsonl, qrels/test.tsv), BM25 top-EVAL_DEPTH pools of EVAL_QUERIES judged queries
+    (None: all), which adds nDCG@10 of fp32 and int8 and gates on those pools. GATE: True (default
+    thresholds), a crossrank.quality_gate.GateThresholds, or False (report only, never change the
+    bundle). When int8 falls below the thresholds, operator groups are kept in fp32 by measurement
+    (mixed precision); if that does not reach them either, crossrank.json gets
+    default_precision "fp32". Everything measured goes to report.json (and a summary to
+    crossrank.json under "fidelity").
 
     Raises FileNotFoundError (no such folder, no tokenizer), ValueError (not a supported
     sequence-classification model), ImportError (export extra not installed).
@@ -620,7 +806,15 @@ def export_bundle(
     score_idx, act, label_notes = _score_and_activation(config, raw, activation, score_index)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    steps = _Progress(4 if verify else 3, progress)
+    if fidelity:
+        gate_thresholds = _gate_thresholds(gate)
+        if eval_dir is not None:
+            from crossrank.fidelity import load_beir
+
+            load_beir(eval_dir)  # a wrong folder fails now, not after the export's slow steps
+    elif eval_dir is not None:
+        raise ValueError("eval_dir needs fidelity=True (the fidelity report is what uses it)")
+    steps = _Progress((4 if verify else 3) + (2 if fidelity else 0), progress)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     umask = os.umask(0)
     os.umask(umask)
@@ -661,8 +855,9 @@ def export_bundle(
             with steps.step("optimize", "transformer fusions (onnxruntime optimizer, fp32)"):
                 optimization = _optimize(raw_onnx, tmp / FP32_FILE, config)
 
-        with steps.step("quantize", "dynamic int8 quantization (per-channel, U8S8)"):
-            quantization = _quantize(tmp / FP32_FILE, tmp / INT8_FILE, reduce_range)
+        kind = "per-channel" if per_channel else "per-tensor"
+        with steps.step("quantize", f"dynamic int8 quantization ({kind}, U8S8)"):
+            quantization = _quantize(tmp / FP32_FILE, tmp / INT8_FILE, reduce_range, per_channel)
 
         verification = None
         if verify:
@@ -700,12 +895,44 @@ def export_bundle(
             "quantization": quantization,
             "verification": verification,
             "timings_s": steps.timings,
-            "checksums_sha256": {f: _sha256(tmp / f) for f in (FP32_FILE, INT8_FILE, TOKENIZER_FILE)},
+            "checksums_sha256": {},
             "notes": all_notes,
         }
-        with open(tmp / MANIFEST_FILE, "w", encoding="utf-8") as f:
-            json.dump(manifest, f, ensure_ascii=False, indent=2)
-            f.write("\n")
+        _write_manifest(tmp, manifest)  # the engine reads it to score the fidelity pools
+
+        if fidelity:
+            report = _fidelity(tmp, steps, manifest, gate_thresholds, eval_dir, eval_queries,
+                               eval_depth, per_channel, quantization["reduce_range"], progress)
+            if report["gate"].get("changed_int8") and verify:
+                # the int8 file is now the variant the gate chose: check it against PyTorch too
+                verification = _verify(hf_model, tmp, eff_max_length)
+                manifest["verification"] = verification
+            if report["gate"].get("changed_int8"):
+                manifest["quantization"]["graph_ops"] = _graph_ops(tmp / INT8_FILE)
+            if report["fp32_vs_pytorch"] is None and verification:
+                report["fp32_vs_pytorch"] = _fp32_vs_pytorch(verification)
+            manifest["quantization"]["quantized_ops"] = report["gate"]["quantized_ops"]
+            manifest["quantization"]["kept_fp32"] = report["gate"]["kept_fp32"]
+            manifest["quantization"]["excluded_nodes"] = report["gate"]["excluded_nodes"]
+            manifest["default_precision"] = report["gate"]["default_precision"]
+            manifest["fidelity"] = _fidelity_summary(report)
+            manifest["timings_s"] = steps.timings
+            if report["gate"]["decision"] == "fp32":
+                manifest["notes"].append(
+                    "quality gate: int8 did not agree with fp32 closely enough (see report.json); "
+                    "the engine defaults to fp32 for this bundle (precision='int8' still runs the "
+                    "closest int8 variant)")
+            elif report["gate"]["decision"] == "mixed":
+                manifest["notes"].append(
+                    f"quality gate: int8 graph is mixed precision, {', '.join(report['gate']['kept_fp32'])} "
+                    "kept in fp32 (see report.json)")
+            _write_json(tmp / REPORT_FILE, report)
+            if progress:
+                from crossrank.fidelity import format_report
+
+                print(format_report(report), file=sys.stderr, flush=True)
+        manifest["checksums_sha256"] = {f: _sha256(tmp / f) for f in (FP32_FILE, INT8_FILE, TOKENIZER_FILE)}
+        _write_manifest(tmp, manifest)
         _install(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
