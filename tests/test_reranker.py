@@ -90,6 +90,17 @@ def test_score_does_not_depend_on_batch_mates(tiny_bundle, tiny):
         np.testing.assert_allclose(other, together, atol=1e-5, rtol=0)
 
 
+def test_int8_scores_do_not_depend_on_the_pool_by_default(minilm_bundle):
+    # Dynamic int8 takes activation scales over a whole batch: by default every pair runs alone.
+    int8 = Reranker(minilm_bundle, activation="none", max_length=128)
+    pairs = _pairs(12, seed=8)
+    together = int8.score_pairs(pairs)
+    alone = np.array([int8.score_pairs([p])[0] for p in pairs])
+    np.testing.assert_array_equal(together, alone)
+    batched = Reranker(minilm_bundle, activation="none", max_length=128, max_batch_size=16)
+    assert not np.array_equal(batched.score_pairs(pairs), together)  # why the default is 1
+
+
 def test_scores_come_back_in_input_order(tiny):
     pairs = _pairs(40, seed=4)
     scores = tiny.score_pairs(pairs)

@@ -66,7 +66,10 @@ class Reranker:
         activation: override the bundle's output activation (``"sigmoid"``, ``"softmax"``, ``"none"``).
         threads: ONNX Runtime intra-op threads; default: physical cores.
         max_padded_tokens: token budget of one batch (rows x padded length).
-        max_batch_size: most pairs in one batch.
+        max_batch_size: most pairs in one batch. Default: 1 for dynamically quantized int8 graphs,
+            whose activation scales are taken over the whole batch, so that a pair's int8 score
+            never depends on its batch mates (batching bought nothing on 2 cores: see README);
+            64 otherwise.
         batch_overhead_tokens: what one more batch costs, in executed tokens; the planner trades
             it against padding when it cuts the length-sorted pairs into batches.
 
@@ -76,8 +79,8 @@ class Reranker:
     def __init__(self, bundle: str | Path | Bundle, *, precision: str | None = None,
                  max_length: int | None = None, truncation: str = "only_second",
                  activation: str | None = None, threads: int | None = None,
-                 max_padded_tokens: int = 16384, max_batch_size: int = 128,
-                 batch_overhead_tokens: int = 128) -> None:
+                 max_padded_tokens: int = 16384, max_batch_size: int | None = None,
+                 batch_overhead_tokens: int = 64) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
         self.precision = precision or self.bundle.default_precision
         if self.precision not in PRECISIONS:
@@ -91,6 +94,10 @@ class Reranker:
         self.activation = activation or self.bundle.activation
         if self.activation not in ("sigmoid", "softmax", "none"):
             raise ValueError(f"activation must be 'sigmoid', 'softmax' or 'none', got {activation!r}")
+        if max_batch_size is None:
+            dynamic = self.bundle.manifest.get("quantization", {}).get("method", "dynamic") == "dynamic"
+            max_batch_size = 1 if self.precision == "int8" and dynamic else 64
+        self.max_batch_size = max_batch_size
         if max_padded_tokens < self.max_length or max_batch_size < 1:
             raise ValueError("max_padded_tokens must be at least max_length and max_batch_size at least 1")
         self.threads = threads or physical_core_count()
