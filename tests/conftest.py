@@ -14,11 +14,9 @@ need it skip cleanly when it is missing.
 from __future__ import annotations
 
 import importlib
-import importlib.machinery
 import importlib.util
 import json
 import shutil
-import sys
 import types
 from pathlib import Path
 
@@ -28,29 +26,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_MODELS = REPO.parent / "shared" / "models"
 WEAK_MODEL_DIR = SHARED_MODELS / "minilm-l6-ce-weak"
 
-# Run from a source checkout without installing: make python/ importable.
-if importlib.util.find_spec("crossrank") is None:
-    sys.path.insert(0, str(REPO / "python"))
-
-
 def crossrank_submodule(name: str) -> types.ModuleType:
-    """Imports ``crossrank.<name>``; when the package itself cannot be imported yet (its native
-    extension is not built), loads the pure-Python submodule under an empty namespace package so
-    export tests still run."""
-    full = f"crossrank.{name}"
-    try:
-        return importlib.import_module(full)
-    except ImportError:
-        pkg = sys.modules.get("crossrank")
-        if pkg is None or not hasattr(pkg, "__path__"):
-            pkg = types.ModuleType("crossrank")
-            pkg.__path__ = [str(REPO / "python" / "crossrank")]
-            pkg.__spec__ = importlib.machinery.ModuleSpec("crossrank", None, is_package=True)
-            pkg.__spec__.submodule_search_locations = pkg.__path__
-            sys.modules["crossrank"] = pkg
-        if full in sys.modules:
-            return sys.modules[full]
-        return importlib.import_module(full)
+    """``crossrank.<name>``, imported from the installed package."""
+    return importlib.import_module(f"crossrank.{name}")
 
 
 def _need_export_extra() -> None:

@@ -2,7 +2,14 @@
 
 import json
 
-from crossrank import cli
+import pytest
+
+from crossrank import benchmark, cli
+
+
+def _rows(printed: str, engine: str) -> list[str]:
+    """The per-pool progress lines an engine printed (the table repeats them, prefixed by name)."""
+    return [line for line in printed.splitlines() if line.strip().startswith(f"{engine}  pool")]
 
 
 def test_bench_prints_a_row_per_engine_and_pool_and_writes_json(tiny_bundle, tmp_path, capsys):
@@ -11,11 +18,48 @@ def test_bench_prints_a_row_per_engine_and_pool_and_writes_json(tiny_bundle, tmp
                      "--engines", "crossrank-int8,ort-naive-fp32", "--json", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
-    assert printed.count("crossrank-int8") == 2 and printed.count("ort-naive-fp32") == 2
-    rows = json.loads(out.read_text())["results"]
+    assert len(_rows(printed, "crossrank-int8")) == 2 and len(_rows(printed, "ort-naive-fp32")) == 2
+    assert "int8 GEMM rate" in printed and "tokens per pair min" in printed
+    data = json.loads(out.read_text())
+    rows = data["results"]
     assert [(r["engine"], r["pool"]) for r in rows] == [
         ("crossrank-int8", 3), ("crossrank-int8", 7), ("ort-naive-fp32", 3), ("ort-naive-fp32", 7)]
     assert all(r["min_s"] <= r["median_s"] <= r["max_s"] and r["pairs_per_s"] > 0 for r in rows)
+    assert all(r["tokens_per_s"] > 0 and r["useful_gops"] > 0 and 0 < r["gemm_fraction"] < 1
+               and r["peak_rss_mb"] > 0 and 0 <= r["padding_fraction"] < 1 for r in rows)
+    meta = data["meta"]
+    assert meta["int8_gemm_gops"] > 0 and meta["machine"]["threads"] >= 1
+    assert meta["pair_tokens"]["min"] <= meta["pair_tokens"]["median"] <= meta["pair_tokens"]["max"]
+    assert data["speedups"][0]["fastest_peer"] == "ort-naive-fp32"
+
+
+def test_bench_compare_takes_groups_and_draws_the_plot(tiny_bundle, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "bench.png"
+    code = cli.main(["bench", "--model", str(tiny_bundle), "--pools", "2", "--repeats", "1",
+                     "--compare", "ort-naive", "--plot", str(plot)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert len(_rows(printed, "ort-naive-int8")) == 1 and len(_rows(printed, "ort-naive-fp32")) == 1
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_skips_a_peer_that_cannot_load_and_says_why(tiny_bundle, monkeypatch, capsys):
+    def missing(bundle, threads):
+        raise ImportError("No module named 'flashrank'")
+
+    def broken(bundle, threads):
+        raise OSError("no model file")
+
+    monkeypatch.setitem(benchmark.ENGINES, "flashrank", missing)
+    monkeypatch.setitem(benchmark.ENGINES, "fastembed", broken)
+    code = cli.main(["bench", "--model", str(tiny_bundle), "--pools", "2", "--repeats", "1",
+                     "--compare", "flashrank,fastembed,crossrank-int8"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "flashrank: skipped, a package is missing (No module named 'flashrank')" in printed
+    assert "fastembed: skipped, cannot load the model (OSError: no model file)" in printed
+    assert len(_rows(printed, "crossrank-int8")) == 1
 
 
 def test_bench_rejects_unknown_engines_and_bad_pools(tiny_bundle, capsys):

@@ -271,9 +271,9 @@ def test_int8_scores_stay_close_on_the_default_model(minilm_bundle):
 
 
 def _manifest_source_minilm() -> Path:
-    from conftest import crossrank_submodule
+    from crossrank.default_model import minilm_encoder_dir
 
-    return crossrank_submodule("default_model").minilm_encoder_dir()
+    return minilm_encoder_dir()
 
 
 # ------------------------------------------------------------------------------- default model
@@ -337,15 +337,14 @@ def test_default_model_without_torch_says_how_to_install(default_model_module, t
         "    if name.split('.')[0] == 'torch': raise ImportError('No module named torch')\n"
         "    return real(name, *a, **k)\n"
         "builtins.__import__ = fake\n"
-        "from conftest import crossrank_submodule\n"
-        "dm = crossrank_submodule('default_model')\n"
+        "import importlib\n"
+        "dm = importlib.import_module('crossrank.default_model')\n"
         "try:\n"
         "    dm.default_model()\n"
         "except ImportError as e:\n"
         "    print('ERR', e)\n"
     )
-    env = dict(os.environ, CROSSRANK_HOME=str(tmp_path), PYTHONPATH=os.pathsep.join(
-        [str(REPO / "tests"), str(REPO / "python"), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, CROSSRANK_HOME=str(tmp_path))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120, check=False, cwd=str(REPO / "tests"))
     assert "ERR" in out.stdout, out.stderr
@@ -355,15 +354,12 @@ def test_default_model_without_torch_says_how_to_install(default_model_module, t
 def test_importing_the_export_modules_does_not_import_torch():
     code = (
         "import sys\n"
-        "from conftest import crossrank_submodule\n"
-        "crossrank_submodule('export'); crossrank_submodule('default_model')\n"
+        "import crossrank.export, crossrank.default_model\n"
         "bad = sorted(m for m in ('torch', 'transformers', 'optimum') if m in sys.modules)\n"
         "print('LOADED', bad)\n"
     )
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(REPO / "tests"), str(REPO / "python"), os.environ.get("PYTHONPATH", "")]))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120, check=False, cwd=str(REPO / "tests"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=False)
     assert "LOADED []" in out.stdout, out.stdout + out.stderr
 
 
@@ -480,8 +476,8 @@ def test_max_length_is_capped_by_positions(export_module):
 
 
 def _script(*args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
-    full_env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(REPO / "python"), os.environ.get("PYTHONPATH", "")]), **env)
+    # The installed package, not the checkout: only the installed one carries the native module.
+    full_env = dict(os.environ, **env)
     return subprocess.run([sys.executable, str(REPO / "scripts" / "export_model.py"), *args],
                           env=full_env, capture_output=True, text=True, timeout=timeout,
                           check=False)

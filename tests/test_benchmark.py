@@ -1,0 +1,41 @@
+"""The benchmark's arithmetic: useful operations, padding policies, the GEMM ceiling."""
+
+import pytest
+
+from crossrank import benchmark
+from crossrank.bundle import Bundle
+from crossrank.gemm_rate import int8_gemm_gops
+from crossrank.peers import padding_share
+
+
+def test_encoder_shape_is_read_from_the_graph(tiny_bundle):
+    bundle = Bundle.load(tiny_bundle)
+    shape = benchmark.encoder_shape(bundle.model_file("fp32"))
+    h = shape.hidden
+    assert shape.layers == 2 and h == 32
+    # Per layer: Q, K, V and output projections (4 h²) and a 4h-wide feed-forward (8 h²).
+    intermediate = (shape.linear_params // shape.layers - 4 * h * h) // (2 * h)
+    assert shape.linear_params == shape.layers * (4 * h * h + 2 * h * intermediate)
+    assert shape.operations([10]) == 2 * shape.linear_params * 10 + 4 * 100 * h * shape.layers
+
+
+def test_padding_share_follows_the_batching_policy():
+    assert padding_share([4, 4, 4], 2) == 0.0
+    assert padding_share([2, 4], 2) == pytest.approx(1 - 6 / 8)
+    assert padding_share([2, 4, 2, 4], 2) == pytest.approx(1 - 12 / 16)
+    assert padding_share([2, 4, 2, 4], 2, order=[0, 2, 1, 3]) == 0.0
+
+
+def test_length_summary():
+    assert benchmark.length_summary(list(range(1, 11))) == {"min": 1, "median": 5.5, "p90": 9, "max": 10}
+
+
+def test_expand_engines_keeps_order_and_drops_repeats():
+    assert benchmark.expand_engines(["crossrank-int8", "crossrank", "ort-naive"]) == [
+        "crossrank-int8", "crossrank-fp32", "ort-naive-int8", "ort-naive-fp32"]
+    with pytest.raises(ValueError, match="unknown engine"):
+        benchmark.expand_engines(["nope"])
+
+
+def test_int8_gemm_rate_is_positive():
+    assert int8_gemm_gops(1, m=64, n=64, k=64, repeats=2) > 0
