@@ -1,4 +1,5 @@
-"""Latency per pool size, crossrank against the plain onnxruntime loop, with pytest-benchmark.
+"""Latency per pool size, crossrank against the plain onnxruntime loop and the optional peers
+(sentence-transformers, FlashRank, FastEmbed; skipped when not installed), with pytest-benchmark.
 
     pytest bench/test_latency.py --benchmark-columns=median,min,max --benchmark-sort=name
 
@@ -9,10 +10,11 @@ as a table; this suite keeps the numbers comparable across commits (--benchmark-
 
 import pytest
 
-from crossrank import benchmark, workloads
+from crossrank import benchmark, peers, workloads
+from crossrank._system import physical_core_count
 
 POOLS = [10, 50, 100, 200]
-ENGINES = ["crossrank-int8", "crossrank-fp32", "ort-naive-int8", "ort-naive-fp32"]
+ENGINES = list(benchmark.ENGINES)  # the optional peers skip when they cannot load
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +24,12 @@ def passages():
 
 @pytest.fixture(scope="module", params=ENGINES)
 def engine(request, default_bundle):
-    score, _padding = benchmark.ENGINES[request.param](default_bundle, None)
+    try:
+        score, _padding = benchmark.ENGINES[request.param](default_bundle, physical_core_count())
+    except Exception as error:  # noqa: BLE001 - optional peers: missing package or unloadable model
+        if request.param not in peers.PEERS:
+            raise
+        pytest.skip(f"{request.param} cannot run here: {type(error).__name__}: {error}")
     return score
 
 

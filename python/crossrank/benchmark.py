@@ -1,22 +1,38 @@
-"""Latency per pool size: crossrank against the loops users would otherwise write.
+"""Latency per pool size: crossrank against the engines users would otherwise pick.
 
-Each engine scores one query against N candidate passages; after a warm-up call, every
-pool size is timed ``repeats`` times and the median, min and max latency reported.
+Each engine scores one query against N candidate passages; after a warm-up call, every pool
+size is timed ``repeats`` times. Every row carries median / min / max latency, pairs/s, real
+tokens/s, padding waste, peak RSS, and useful GOP/s: the arithmetic the model needs for the real
+tokens (2 x linear parameters x tokens, plus 4·L²·hidden per layer and pair for attention),
+divided by the latency. Set against the machine's int8 GEMM rate (``crossrank.gemm_rate``) it says
+how far each engine is from what the multipliers can do.
+
+Engines: ``crossrank-int8/fp32`` (this package), ``ort-naive-int8/fp32`` (tokenizers +
+onnxruntime, batches of 32 in arrival order: what most users write) and the optional peers of
+``crossrank.peers`` (sentence-transformers, FlashRank, FastEmbed).
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import math
+import os
+import platform
+import resource
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from importlib import metadata
 from pathlib import Path
 
-from crossrank import workloads
+from crossrank import peers, workloads
 from crossrank.bundle import Bundle
 
 ScoreFn = Callable[[str, list[str]], object]
+PaddingFn = Callable[[list[int]], "float | None"]
+"""Share of executed tokens that were padding in the last call, given the pool's pair lengths."""
 
 
 @dataclass
@@ -28,9 +44,72 @@ class Measurement:
     max_s: float
     pairs_per_s: float
     padding_fraction: float | None = None
+    real_tokens: int = 0
+    tokens_per_s: float = 0.0
+    useful_gops: float = 0.0  # useful giga-operations per second at the median latency
+    gemm_fraction: float | None = None  # useful_gops / the machine's measured int8 GEMM rate
+    peak_rss_mb: float | None = None  # whole process, while this pool was being timed
 
 
-def crossrank_engine(bundle: Bundle, precision: str, threads: int | None) -> tuple[ScoreFn, Callable]:
+@dataclass(frozen=True)
+class EncoderShape:
+    """What the arithmetic of one pair depends on, read from the ONNX graph."""
+
+    layers: int
+    hidden: int
+    linear_params: int  # weights applied to every token (attention projections + feed-forward)
+
+    def operations(self, lengths: Sequence[int]) -> float:
+        """Useful operations (multiply and add counted apart) to score pairs of these lengths."""
+        return sum(2.0 * self.linear_params * n + 4.0 * n * n * self.hidden * self.layers for n in lengths)
+
+
+def encoder_shape(model_path: str | Path) -> EncoderShape:
+    """Layers, width and per-token linear parameters of a BERT-style ONNX graph (fused or not).
+
+    Per-token weights are the 2-D initializers fed to MatMul / Attention nodes; Gemm nodes (pooler,
+    classifier) run once per pair and are left out. Width is the word embedding's; layers are the
+    fused Attention nodes, or the Softmax nodes of an unfused graph.
+    """
+    import onnx
+
+    graph = onnx.load(str(model_path)).graph
+    dims = {init.name: tuple(init.dims) for init in graph.initializer}
+    linear = layers = softmaxes = 0
+    hidden = 0
+    for node in graph.node:
+        weight = dims.get(node.input[1]) if len(node.input) > 1 else None
+        if node.op_type in ("MatMul", "Attention") and weight is not None and len(weight) == 2:
+            linear += weight[0] * weight[1]
+        layers += node.op_type == "Attention"
+        softmaxes += node.op_type == "Softmax"
+        table = dims.get(node.input[0]) if node.op_type == "Gather" else None
+        if table is not None and len(table) == 2 and table[0] > 1000:  # the vocabulary table
+            hidden = table[1]
+    if not hidden or not linear:
+        raise ValueError(f"{model_path}: cannot find the embedding width or linear layers of an encoder")
+    return EncoderShape(layers=layers or softmaxes, hidden=hidden, linear_params=linear)
+
+
+def pair_lengths(bundle: Bundle, query: str, docs: Sequence[str]) -> list[int]:
+    """Tokens of each (query, doc) pair with special tokens, truncated to the bundle's max_length
+    as the Python peers do (longest first)."""
+    from tokenizers import Tokenizer as HFTokenizer
+
+    tokenizer = HFTokenizer.from_file(str(bundle.tokenizer_file))
+    tokenizer.enable_truncation(bundle.max_length, strategy="longest_first")
+    tokenizer.no_padding()
+    return [len(e.ids) for e in tokenizer.encode_batch([(query, doc) for doc in docs])]
+
+
+def length_summary(lengths: Sequence[int]) -> dict[str, float]:
+    """min / median / p90 (nearest rank) / max of pair lengths in tokens."""
+    ordered = sorted(lengths)
+    return {"min": ordered[0], "median": statistics.median(ordered),
+            "p90": ordered[math.ceil(0.9 * len(ordered)) - 1], "max": ordered[-1]}
+
+
+def crossrank_engine(bundle: Bundle, precision: str, threads: int) -> tuple[ScoreFn, PaddingFn]:
     from crossrank.reranker import Reranker
 
     reranker = Reranker(bundle, precision=precision, threads=threads)
@@ -38,28 +117,24 @@ def crossrank_engine(bundle: Bundle, precision: str, threads: int | None) -> tup
     def score(query: str, docs: list[str]) -> object:
         return reranker.score_pairs([(query, doc) for doc in docs], show_progress=False)
 
-    return score, lambda: reranker.last_stats.padding_fraction
+    return score, lambda _lengths: reranker.last_stats.padding_fraction
 
 
-def ort_naive_engine(bundle: Bundle, precision: str, threads: int | None) -> tuple[ScoreFn, Callable]:
+def ort_naive_engine(bundle: Bundle, precision: str, threads: int) -> tuple[ScoreFn, PaddingFn]:
     """What most users write: tokenizers + onnxruntime, batches of 32 in arrival order."""
     import numpy as np
     import onnxruntime as ort
     from tokenizers import Tokenizer as HFTokenizer
 
-    from crossrank._system import physical_core_count
-
     tokenizer = HFTokenizer.from_file(str(bundle.tokenizer_file))
     tokenizer.enable_truncation(bundle.max_length, strategy="longest_first")
     tokenizer.enable_padding()
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or physical_core_count()
+    options.intra_op_num_threads = threads
     session = ort.InferenceSession(str(bundle.model_file(precision)), options, providers=["CPUExecutionProvider"])
     names = {i.name for i in session.get_inputs()}
-    padding = []
 
     def score(query: str, docs: list[str]) -> object:
-        padding.clear()
         out = []
         for start in range(0, len(docs), 32):
             encodings = tokenizer.encode_batch([(query, doc) for doc in docs[start:start + 32]])
@@ -67,55 +142,211 @@ def ort_naive_engine(bundle: Bundle, precision: str, threads: int | None) -> tup
                     "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64)}
             if "token_type_ids" in names:
                 feed["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
-            padding.append((feed["attention_mask"].sum(), feed["attention_mask"].size))
             out.append(session.run(None, feed)[0])
         return np.concatenate(out)
 
-    def padding_fraction() -> float:
-        real, total = map(sum, zip(*padding))
-        return 1.0 - real / total
-
-    return score, padding_fraction
+    return score, lambda lengths: peers.padding_share(lengths, 32)
 
 
-ENGINES: dict[str, Callable[[Bundle, int | None], tuple[ScoreFn, Callable]]] = {
+ENGINES: dict[str, Callable[[Bundle, int], tuple[ScoreFn, PaddingFn]]] = {
     "crossrank-int8": lambda b, t: crossrank_engine(b, "int8", t),
     "crossrank-fp32": lambda b, t: crossrank_engine(b, "fp32", t),
     "ort-naive-int8": lambda b, t: ort_naive_engine(b, "int8", t),
     "ort-naive-fp32": lambda b, t: ort_naive_engine(b, "fp32", t),
+    **peers.PEERS,
+}
+
+# Names accepted on the command line for a group of engines.
+ALIASES = {
+    "crossrank": ["crossrank-int8", "crossrank-fp32"],
+    "ort-naive": ["ort-naive-int8", "ort-naive-fp32"],
+    "peers": list(peers.PEERS),
+    "all": list(ENGINES),
 }
 
 
+def expand_engines(names: Sequence[str]) -> list[str]:
+    """Engine names with aliases expanded, duplicates dropped, order kept; raises ValueError on
+    an unknown name."""
+    out: list[str] = []
+    for name in names:
+        for engine in ALIASES.get(name, [name]):
+            if engine not in ENGINES:
+                raise ValueError(f"unknown engine {engine!r}; choose from {sorted(ENGINES)} "
+                                 f"or the groups {sorted(ALIASES)}")
+            if engine not in out:
+                out.append(engine)
+    return out
+
+
+def _reset_peak_rss() -> None:
+    # Linux resets VmHWM (the peak RSS) on writing 5 to clear_refs; elsewhere the peak since
+    # start is reported instead.
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _peak_rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / (1024 if platform.system() == "Darwin" else 1)  # bytes on macOS, KiB elsewhere
+
+
 def run(bundle: Bundle, engines: Sequence[str], pools: Sequence[int], *, repeats: int = 3,
-        profile: str = "msmarco", threads: int | None = None,
+        profile: str = "msmarco", threads: int | None = None, gemm_gops: float | None = None,
         log: Callable[[str], None] = print) -> list[Measurement]:
-    """Time every engine at every pool size on the same passages; returns one row per pair."""
-    unknown = [e for e in engines if e not in ENGINES]
-    if unknown:
-        raise ValueError(f"unknown engine(s) {unknown}; choose from {sorted(ENGINES)}")
+    """Time every engine at every pool size on the same passages; returns one row per pair.
+
+    Engines whose package is missing or that cannot load the model are skipped with the reason
+    logged. GEMM_GOPS, the machine's int8 GEMM rate, fills each row's ``gemm_fraction``.
+    """
+    from crossrank._system import physical_core_count
+
+    names = expand_engines(engines)
+    threads = threads or physical_core_count()
     docs = workloads.passages(max(pools), profile)
     query = workloads.query()
+    lengths = pair_lengths(bundle, query, docs)
+    shape = encoder_shape(bundle.model_file("fp32") if "fp32" in bundle.model_files else bundle.model_file("int8"))
+    ops = {pool: shape.operations(lengths[:pool]) for pool in pools}
     results = []
-    for name in engines:
+    for name in names:
+        log(f"{name}: loading")
         try:
             score, padding = ENGINES[name](bundle, threads)
         except ImportError as error:
-            log(f"{name}: skipped ({error})")
+            log(f"{name}: skipped, a package is missing ({error})")
+            continue
+        except Exception as error:  # noqa: BLE001
+            if name not in peers.PEERS:
+                raise
+            # Third-party loaders fail in many ways (missing files, export errors, version clashes):
+            # a peer that cannot load is reported, never the end of the run.
+            log(f"{name}: skipped, cannot load the model ({type(error).__name__}: {error})")
             continue
         score(query, docs[: min(pools)])  # warm-up: first run allocates and plans
         for pool in pools:
+            _reset_peak_rss()
             times = []
             for _ in range(repeats):
                 start = time.perf_counter()
                 score(query, docs[:pool])
                 times.append(time.perf_counter() - start)
             median = statistics.median(times)
-            row = Measurement(name, pool, median, min(times), max(times), pool / median, padding())
+            real = sum(lengths[:pool])
+            gops = ops[pool] / median / 1e9
+            row = Measurement(name, pool, median, min(times), max(times), pool / median,
+                              padding(lengths[:pool]), real, real / median, gops,
+                              gops / gemm_gops if gemm_gops else None, _peak_rss_mb())
             log(f"{name:>16}  pool {pool:>5}  median {median * 1e3:9.1f} ms  {row.pairs_per_s:8.1f} pairs/s"
-                f"  padding {row.padding_fraction:6.1%}")
+                f"  padding {row.padding_fraction:6.1%}  {gops:6.1f} GOP/s"
+                + (f" ({row.gemm_fraction:5.1%} of int8 GEMM)" if gemm_gops else ""))
             results.append(row)
+        del score, padding
+        gc.collect()  # free this engine's model before the next one loads (peak RSS, cache)
     return results
 
 
+def speedups(results: Sequence[Measurement], engine: str = "crossrank-int8") -> list[dict]:
+    """Per pool: ENGINE's median-latency speedup over sentence-transformers PyTorch and over the
+    fastest other non-crossrank engine in RESULTS (None where that engine was not run)."""
+    by = {(r.engine, r.pool): r for r in results}
+    out = []
+    for pool in sorted({r.pool for r in results if r.engine == engine}):
+        ours = by[(engine, pool)].median_s
+        others = [r for r in results if r.pool == pool and not r.engine.startswith("crossrank")]
+        fastest = min(others, key=lambda r: r.median_s, default=None)
+        st = by.get(("st-torch", pool))
+        out.append({"pool": pool, "vs_st_torch": st.median_s / ours if st else None,
+                    "fastest_peer": fastest.engine if fastest else None,
+                    "vs_fastest_peer": fastest.median_s / ours if fastest else None})
+    return out
+
+
+def format_table(results: Sequence[Measurement], gemm_gops: float | None = None) -> str:
+    """The terminal table: one line per engine and pool, then crossrank-int8's speedups."""
+    lines = [f"{'engine':<16} {'pool':>5} {'median ms':>10} {'pairs/s':>8} {'tokens/s':>9} {'padding':>8} "
+             f"{'GOP/s':>7} {'% GEMM':>7} {'RSS MB':>7}"]
+    for r in results:
+        padding = f"{r.padding_fraction:.1%}" if r.padding_fraction is not None else "-"
+        share = f"{r.gemm_fraction:.1%}" if r.gemm_fraction is not None else "-"
+        rss = f"{r.peak_rss_mb:.0f}" if r.peak_rss_mb is not None else "-"
+        lines.append(f"{r.engine:<16} {r.pool:>5} {r.median_s * 1e3:>10.1f} {r.pairs_per_s:>8.1f} "
+                     f"{r.tokens_per_s:>9.0f} {padding:>8} {r.useful_gops:>7.1f} {share:>7} {rss:>7}")
+    if gemm_gops:
+        lines.append(f"int8 GEMM rate (ONNX Runtime MatMulInteger, same threads): {gemm_gops:.0f} GOP/s")
+    for s in speedups(results):
+        parts = [f"crossrank-int8 at pool {s['pool']}:"]
+        if s["vs_st_torch"]:
+            parts.append(f"{s['vs_st_torch']:.2f}x st-torch")
+        if s["vs_fastest_peer"]:
+            parts.append(f"{s['vs_fastest_peer']:.2f}x the fastest peer ({s['fastest_peer']})")
+        if len(parts) > 1:
+            lines.append(" ".join(parts))
+    return "\n".join(lines)
+
+
+def machine_info(threads: int) -> dict:
+    """CPU model and features, thread count, and versions of every package that was timed."""
+    cpu, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                cpu = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    except OSError:
+        pass
+    versions = {}
+    for dist in ("crossrank", "onnxruntime", "onnx", "tokenizers", "numpy", "torch", "transformers",
+                 "sentence-transformers", "optimum", "optimum-onnx", "flashrank", "fastembed"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"cpu": cpu, "logical_cpus": os.cpu_count(), "threads": threads,
+            "cpu_features": sorted(flags & {"avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "amx_tile"}),
+            "system": platform.platform(), "python": platform.python_version(), "versions": versions}
+
+
+def plot(results: Sequence[Measurement], path: str | Path, title: str = "") -> None:
+    """PNG of median latency vs pool size, log-log, one line per engine (needs matplotlib)."""
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")  # no display needed
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for engine in dict.fromkeys(r.engine for r in results):
+        rows = [r for r in results if r.engine == engine]
+        ax.plot([r.pool for r in rows], [r.median_s * 1e3 for r in rows], marker="o", label=engine,
+                linewidth=2.5 if engine.startswith("crossrank") else 1.5)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    # Label the measured pool sizes in plain numbers rather than powers of ten.
+    ax.set_xticks(sorted({r.pool for r in results}))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("pool size (pairs scored for one query)")
+    ax.set_ylabel("median latency (ms)")
+    ax.set_title(title or "cross-encoder reranking latency")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def save_json(results: list[Measurement], path: str | Path, meta: dict) -> None:
-    Path(path).write_text(json.dumps({"meta": meta, "results": [asdict(r) for r in results]}, indent=2))
+    Path(path).write_text(json.dumps({"meta": meta, "results": [asdict(r) for r in results],
+                                      "speedups": speedups(results)}, indent=2))

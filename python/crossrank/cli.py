@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 from pathlib import Path
 
@@ -19,9 +18,13 @@ def _int_list(text: str) -> list[int]:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from crossrank import benchmark
+    from crossrank import benchmark, workloads
+    from crossrank._system import physical_core_count
     from crossrank.bundle import Bundle
+    from crossrank.gemm_rate import int8_gemm_gops
 
+    # Checked first: an unknown name should fail before the default model is built.
+    engines = benchmark.expand_engines([e.strip() for e in args.engines.split(",") if e.strip()])
     if args.model is None:
         from crossrank.default_model import default_model
 
@@ -30,14 +33,42 @@ def _bench(args: argparse.Namespace) -> int:
         bundle = Bundle.load(default_model())
     else:
         bundle = Bundle.load(args.model)
-    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    threads = args.threads or physical_core_count()
+    machine = benchmark.machine_info(threads)
+    print(f"machine: {machine['cpu']}, {threads} threads, {' '.join(machine['cpu_features'])}", flush=True)
+    gemm = int8_gemm_gops(threads)
+    print(f"int8 GEMM rate (ONNX Runtime MatMulInteger 4096x1024 x 1024x4096, best of 5): {gemm:.0f} GOP/s",
+          flush=True)
+    lengths = benchmark.pair_lengths(bundle, workloads.query(), workloads.passages(max(args.pools), args.profile))
+    spread = benchmark.length_summary(lengths)
+    print(f"workload: {args.profile} passages, tokens per pair min {spread['min']} median {spread['median']:g} "
+          f"p90 {spread['p90']} max {spread['max']}", flush=True)
     results = benchmark.run(bundle, engines, args.pools, repeats=args.repeats, profile=args.profile,
-                            threads=args.threads)
+                            threads=threads, gemm_gops=gemm, log=lambda line: print(line, flush=True))
+    # Measured again at the end: a rate that moved means something else shared the cores
+    # during the run, and every ratio in the table is suspect.
+    gemm_after = int8_gemm_gops(threads)
+    print()
+    print(benchmark.format_table(results, gemm))
+    print(f"int8 GEMM rate again after the run: {gemm_after:.0f} GOP/s")
+    if abs(gemm_after - gemm) > 0.15 * max(gemm, gemm_after):
+        print("warning: the GEMM rate changed by more than 15 % during the run: other work shared the "
+              "cores, so latencies and ratios are unreliable; rerun on an idle machine", flush=True)
     if args.json:
-        meta = {"model": str(bundle.path), "profile": args.profile, "repeats": args.repeats,
-                "machine": platform.processor() or platform.machine(), "python": platform.python_version()}
+        meta = {"model": str(bundle.path), "source": (bundle.manifest.get("source") or {}).get("model"),
+                "profile": args.profile, "repeats": args.repeats, "pools": args.pools, "engines": engines,
+                "skipped": [e for e in engines if e not in {r.engine for r in results}],
+                "pair_tokens": spread, "int8_gemm_gops": gemm, "int8_gemm_gops_after": gemm_after,
+                "machine": machine}
         benchmark.save_json(results, args.json, meta)
         print(f"wrote {args.json}")
+    if args.plot and results:
+        try:
+            benchmark.plot(results, args.plot, f"{bundle.path.name}, {args.profile} passages, "
+                                               f"{threads} threads, {machine['cpu']}")
+            print(f"wrote {args.plot}")
+        except ImportError as error:
+            print(f"crossrank bench: no plot ({error}; pip install matplotlib)", file=sys.stderr)
     return 0
 
 
@@ -74,11 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     bench = commands.add_parser("bench", help="latency and throughput per pool size")
     bench.add_argument("--model", type=Path, help="bundle folder (default: the embedded default model)")
     bench.add_argument("--pools", type=_int_list, default=[10, 50, 100, 200, 500, 1000])
-    bench.add_argument("--engines", default="crossrank-int8,crossrank-fp32,ort-naive-int8,ort-naive-fp32")
+    bench.add_argument("--compare", "--engines", dest="engines", metavar="ENGINES",
+                       default="crossrank-int8,crossrank-fp32,ort-naive-int8,ort-naive-fp32",
+                       help="comma-separated engines: crossrank-int8, crossrank-fp32, ort-naive-int8, "
+                            "ort-naive-fp32, st-torch, st-onnx-int8, flashrank, fastembed; groups: "
+                            "crossrank, ort-naive, peers, all. Peers that cannot load are skipped")
     bench.add_argument("--profile", default="msmarco", choices=["msmarco", "long"])
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--threads", type=int, default=None)
-    bench.add_argument("--json", type=Path, default=None)
+    bench.add_argument("--json", type=Path, default=None, help="write every row and the machine here")
+    bench.add_argument("--plot", type=Path, default=None, help="PNG of latency vs pool size (needs matplotlib)")
     bench.set_defaults(run=_bench)
 
     from crossrank.export import add_export_arguments
