@@ -2,8 +2,9 @@
 
     python scripts/profile_ops.py BUNDLE [--precision int8] [--pool 100] [--threads N]
 
-Scores one query against POOL realistic passages in length-sorted batches (as the engine does)
-with the onnxruntime Python API and its profiler on, then prints the share of kernel time per op.
+Scores one query against POOL realistic passages batched as the engine batches them (one pair per
+run for int8, length-sorted batches for fp32) with the engine's session settings, through the
+onnxruntime Python API with its profiler on, then prints the share of kernel time per op.
 """
 
 from __future__ import annotations
@@ -35,13 +36,16 @@ def main() -> None:
     tokenizer = Tokenizer.from_file(bundle.tokenizer_file)
     pairs = [(workloads.query(), doc) for doc in workloads.passages(args.pool, args.profile)]
     encodings = tokenizer.encode_pairs(pairs, max_length=bundle.max_length)
-    plan = _native.plan_batches([len(e.ids) for e in encodings], 16384, 128)
+    max_batch = 1 if args.precision == "int8" else 64  # Reranker's defaults
+    plan = _native.plan_batches([len(e.ids) for e in encodings], 16384, max_batch, 64)
 
     with tempfile.TemporaryDirectory() as tmp:
         options = ort.SessionOptions()
         options.intra_op_num_threads = args.threads
         options.enable_profiling = True
         options.profile_file_prefix = str(Path(tmp) / "profile")
+        # As csrc/core/onnx_session.cc: the fused SkipLayerNormalization kernel is the slower one.
+        options.add_session_config_entry("optimization.disable_specified_optimizers", "SkipLayerNormFusion")
         session = ort.InferenceSession(str(bundle.model_file(args.precision)), options,
                                        providers=["CPUExecutionProvider"])
         names = {i.name for i in session.get_inputs()}
