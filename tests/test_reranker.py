@@ -90,6 +90,7 @@ def test_score_does_not_depend_on_batch_mates(tiny_bundle, tiny):
         np.testing.assert_allclose(other, together, atol=1e-5, rtol=0)
 
 
+@pytest.mark.filterwarnings("ignore::crossrank.TruncationWarning")  # max_length 128 cuts some passages
 def test_int8_scores_do_not_depend_on_the_pool_by_default(minilm_bundle):
     # Dynamic int8 takes activation scales over a whole batch: by default every pair runs alone.
     int8 = Reranker(minilm_bundle, activation="none", max_length=128)
