@@ -2,8 +2,8 @@
 
     python scripts/profile_ops.py BUNDLE [--precision int8] [--pool 100] [--threads N]
 
-Scores one query against POOL realistic passages batched as the engine batches them (one pair per
-run for int8, length-sorted batches for fp32) with the engine's session settings, through the
+Scores one query against POOL realistic passages one pair per run, as the engine does by default,
+with the engine's session settings, through the
 onnxruntime Python API with its profiler on, then prints the share of kernel time per op.
 """
 
@@ -36,8 +36,7 @@ def main() -> None:
     tokenizer = Tokenizer.from_file(bundle.tokenizer_file)
     pairs = [(workloads.query(), doc) for doc in workloads.passages(args.pool, args.profile)]
     encodings = tokenizer.encode_pairs(pairs, max_length=bundle.max_length)
-    max_batch = 1 if args.precision == "int8" else 64  # Reranker's defaults
-    plan = _native.plan_batches([len(e.ids) for e in encodings], 16384, max_batch, 64)
+    plan = _native.plan_batches([len(e.ids) for e in encodings], 16384, 1, 64)  # one pair per run
 
     with tempfile.TemporaryDirectory() as tmp:
         options = ort.SessionOptions()

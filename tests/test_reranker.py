@@ -102,6 +102,16 @@ def test_int8_scores_do_not_depend_on_the_pool_by_default(minilm_bundle):
     assert not np.array_equal(batched.score_pairs(pairs), together)  # why the default is 1
 
 
+@pytest.mark.parametrize("max_batch_size", [1, 8])
+def test_concurrent_batches_give_the_serial_scores(tiny_bundle, max_batch_size):
+    pairs = _pairs(30, seed=9)
+    serial = Reranker(tiny_bundle, threads=2, concurrent_batches=1, max_batch_size=max_batch_size)
+    side_by_side = Reranker(tiny_bundle, threads=2, concurrent_batches=2, max_batch_size=max_batch_size)
+    np.testing.assert_allclose(side_by_side.score_pairs(pairs), serial.score_pairs(pairs), atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="concurrent_batches"):
+        Reranker(tiny_bundle, threads=2, concurrent_batches=3)
+
+
 def test_scores_come_back_in_input_order(tiny):
     pairs = _pairs(40, seed=4)
     scores = tiny.score_pairs(pairs)

@@ -65,7 +65,8 @@ void register_engine(py::module_& m) {
   py::class_<Engine, std::shared_ptr<Engine>>(m, "Engine")
       .def(py::init([](std::shared_ptr<WordPieceTokenizer> tokenizer, std::shared_ptr<OnnxSession> session,
                        size_t max_length, const std::string& truncation, size_t max_padded_tokens,
-                       size_t max_batch_size, size_t batch_overhead_tokens, int64_t pad_id) {
+                       size_t max_batch_size, size_t batch_overhead_tokens, int64_t pad_id,
+                       size_t concurrent_batches) {
              EngineConfig config;
              config.max_length = max_length;
              config.truncation = parse_truncation(truncation);
@@ -73,11 +74,12 @@ void register_engine(py::module_& m) {
              config.batch_policy.max_batch_size = max_batch_size;
              config.batch_policy.batch_overhead_tokens = batch_overhead_tokens;
              config.pad_id = pad_id;
+             config.concurrent_batches = concurrent_batches;
              return std::make_shared<Engine>(std::move(tokenizer), std::move(session), config);
            }),
            py::arg("tokenizer"), py::arg("session"), py::arg("max_length"), py::arg("truncation"),
            py::arg("max_padded_tokens"), py::arg("max_batch_size"), py::arg("batch_overhead_tokens"),
-           py::arg("pad_id"))
+           py::arg("pad_id"), py::arg("concurrent_batches") = 1)
       .def(
           "score",
           [](const Engine& engine, std::vector<std::string> queries, std::vector<std::string> docs,

@@ -1,7 +1,11 @@
 #include "core/engine.h"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 namespace crossrank {
 
@@ -52,6 +56,27 @@ ScoreResult Engine::score_ids(const std::vector<std::vector<int32_t>>& query_ids
   return score_encoded(pairs, progress);
 }
 
+namespace {
+
+// Pads one batch's pairs into the model's input tensors (reusing the buffers).
+void fill_inputs(const Batch& batch, const std::vector<PairEncoding>& pairs, int64_t pad_id, BatchInputs& inputs) {
+  const size_t rows = batch.indices.size();
+  const size_t width = batch.padded_length;
+  inputs.batch_size = rows;
+  inputs.sequence_length = width;
+  inputs.input_ids.assign(rows * width, pad_id);
+  inputs.attention_mask.assign(rows * width, 0);
+  inputs.token_type_ids.assign(rows * width, 0);
+  for (size_t r = 0; r < rows; ++r) {
+    const PairEncoding& pair = pairs[batch.indices[r]];
+    std::copy(pair.ids.begin(), pair.ids.end(), inputs.input_ids.begin() + r * width);
+    std::copy(pair.type_ids.begin(), pair.type_ids.end(), inputs.token_type_ids.begin() + r * width);
+    std::fill_n(inputs.attention_mask.begin() + r * width, pair.ids.size(), 1);
+  }
+}
+
+}  // namespace
+
 ScoreResult Engine::score_encoded(const std::vector<PairEncoding>& pairs, const ProgressCallback& progress) const {
   ScoreResult result;
   std::vector<size_t> lengths(pairs.size());
@@ -63,41 +88,59 @@ ScoreResult Engine::score_encoded(const std::vector<PairEncoding>& pairs, const 
   }
   const std::vector<Batch> batches = plan_batches(lengths, config_.batch_policy);
   result.batches = batches.size();
+  for (const Batch& batch : batches) result.padded_tokens += batch.indices.size() * batch.padded_length;
+  if (batches.empty()) return result;
 
-  size_t done = 0;
-  BatchInputs inputs;
-  for (const Batch& batch : batches) {
-    const size_t rows = batch.indices.size();
-    const size_t width = batch.padded_length;
-    inputs.batch_size = rows;
-    inputs.sequence_length = width;
-    inputs.input_ids.assign(rows * width, config_.pad_id);
-    inputs.attention_mask.assign(rows * width, 0);
-    inputs.token_type_ids.assign(rows * width, 0);
-    for (size_t r = 0; r < rows; ++r) {
-      const PairEncoding& pair = pairs[batch.indices[r]];
-      std::copy(pair.ids.begin(), pair.ids.end(), inputs.input_ids.begin() + r * width);
-      std::copy(pair.type_ids.begin(), pair.type_ids.end(), inputs.token_type_ids.begin() + r * width);
-      std::fill_n(inputs.attention_mask.begin() + r * width, pair.ids.size(), 1);
-    }
-    result.padded_tokens += rows * width;
-
+  // Runs one batch and scatters its logits to input order; rows of different batches never overlap.
+  auto run_batch = [&](const Batch& batch, BatchInputs& inputs) {
+    fill_inputs(batch, pairs, config_.pad_id, inputs);
     const std::vector<float> logits = session_->run(inputs);
+    const size_t rows = batch.indices.size();
     const size_t labels = logits.size() / rows;
-    if (labels == 0 || labels * rows != logits.size() ||
-        (result.num_labels != 0 && labels != result.num_labels)) {
+    if (labels == 0 || labels * rows != logits.size() || (result.num_labels != 0 && labels != result.num_labels)) {
       throw std::runtime_error(session_->path() + ": inconsistent number of output labels");
     }
-    if (result.num_labels == 0) {
+    if (result.num_labels == 0) {  // first batch, before any worker starts
       result.num_labels = labels;
       result.logits.assign(pairs.size() * labels, 0.0f);
     }
     for (size_t r = 0; r < rows; ++r) {
       std::copy_n(logits.begin() + r * labels, labels, result.logits.begin() + batch.indices[r] * labels);
     }
-    done += rows;
-    if (progress) progress(done, pairs.size());
-  }
+  };
+
+  // The first batch fixes the label count; then workers take the remaining batches in turn.
+  BatchInputs first_inputs;
+  run_batch(batches[0], first_inputs);
+  std::atomic<size_t> next{1};
+  std::atomic<size_t> done{batches[0].indices.size()};
+  std::atomic<bool> stop{false};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  if (progress) progress(done, pairs.size());
+
+  // Only the calling thread reports progress: the callback may take the GIL and raise.
+  auto work = [&](bool reports) {
+    BatchInputs inputs;
+    try {
+      for (size_t i = next++; i < batches.size() && !stop; i = next++) {
+        run_batch(batches[i], inputs);
+        done += batches[i].indices.size();
+        if (reports && progress) progress(done, pairs.size());
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+      stop = true;
+    }
+  };
+  const size_t workers = std::max<size_t>(1, std::min(config_.concurrent_batches, batches.size() - 1));
+  std::vector<std::thread> helpers;
+  for (size_t w = 1; w < workers; ++w) helpers.emplace_back(work, false);
+  work(true);
+  for (std::thread& helper : helpers) helper.join();
+  if (error) std::rethrow_exception(error);
+  if (progress) progress(pairs.size(), pairs.size());
   return result;
 }
 

@@ -19,6 +19,9 @@ struct EngineConfig {
   Truncation truncation = Truncation::OnlySecond;
   BatchPolicy batch_policy;
   int64_t pad_id = 0;
+  // Batches run at once, each on its own thread. On small CPUs, single-threaded runs side by
+  // side beat one run spread over all cores (MiniLM int8, 2 cores: 0.50 s vs 0.64 s per 100 pairs).
+  size_t concurrent_batches = 1;
 };
 
 struct ScoreResult {
@@ -39,7 +42,8 @@ class Engine {
   Engine(std::shared_ptr<const WordPieceTokenizer> tokenizer, std::shared_ptr<const OnnxSession> session,
          EngineConfig config);
 
-  // Scores pairs (queries[i], docs[i]). Thread-safe.
+  // Scores pairs (queries[i], docs[i]). Thread-safe. The progress callback is only ever
+  // called from the calling thread.
   ScoreResult score(const std::vector<std::string>& queries, const std::vector<std::string>& docs,
                     const ProgressCallback& progress = nullptr) const;
 
