@@ -1,6 +1,7 @@
 """The crossrank command line."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,21 @@ def test_bench_rejects_unknown_engines_and_bad_pools(tiny_bundle, capsys):
 def test_missing_bundle_is_a_clean_error(tmp_path, capsys):
     assert cli.main(["bench", "--model", str(tmp_path / "none")]) == 2
     assert "bundle folder not found" in capsys.readouterr().err
+
+
+TREC_DL = Path(__file__).resolve().parents[2] / "shared" / "data" / "trec-dl-2020"
+
+
+def test_bench_on_trec_dl_pools(tiny_bundle, tmp_path, capsys):
+    if not TREC_DL.is_dir():
+        pytest.skip("TREC DL 2020 data is not here")
+    out = tmp_path / "bench.json"
+    assert cli.main(["bench", "--model", str(tiny_bundle), "--profile", "trec-dl", "--data", str(TREC_DL),
+                     "--pools", "5", "--repeats", "1", "--compare", "crossrank-int8", "--json", str(out)]) == 0
+    assert "workload: trec-dl" in capsys.readouterr().out
+    assert json.loads(out.read_text())["results"][0]["pool"] == 5
+
+
+def test_trec_dl_workload_needs_its_folder(capsys):
+    assert cli.main(["bench", "--profile", "trec-dl", "--pools", "5"]) == 2  # before any model loads
+    assert "needs the TREC DL 2020 folder" in capsys.readouterr().err

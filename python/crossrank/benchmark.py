@@ -200,7 +200,8 @@ def _peak_rss_mb() -> float:
 
 
 def run(bundle: Bundle, engines: Sequence[str], pools: Sequence[int], *, repeats: int = 3,
-        profile: str = "msmarco", threads: int | None = None, gemm_gops: float | None = None,
+        profile: str = "msmarco", data: str | Path | None = None, threads: int | None = None,
+        gemm_gops: float | None = None,
         log: Callable[[str], None] = print) -> list[Measurement]:
     """Time every engine at every pool size on the same passages; returns one row per pair.
 
@@ -211,8 +212,7 @@ def run(bundle: Bundle, engines: Sequence[str], pools: Sequence[int], *, repeats
 
     names = expand_engines(engines)
     threads = threads or physical_core_count()
-    docs = workloads.passages(max(pools), profile)
-    query = workloads.query()
+    query, docs = workloads.pool(profile, max(pools), data)
     lengths = pair_lengths(bundle, query, docs)
     shape = encoder_shape(bundle.model_file("fp32") if "fp32" in bundle.model_files else bundle.model_file("int8"))
     ops = {pool: shape.operations(lengths[:pool]) for pool in pools}

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from crossrank import workloads
+
 
 def _int_list(text: str) -> list[int]:
     try:
@@ -18,13 +20,14 @@ def _int_list(text: str) -> list[int]:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from crossrank import benchmark, workloads
+    from crossrank import benchmark
     from crossrank._system import physical_core_count
     from crossrank.bundle import Bundle
     from crossrank.gemm_rate import int8_gemm_gops
 
-    # Checked first: an unknown name should fail before the default model is built.
+    # Checked first: an unknown name or a missing data folder should fail before the default model is built.
     engines = benchmark.expand_engines([e.strip() for e in args.engines.split(",") if e.strip()])
+    query, docs = workloads.pool(args.profile, max(args.pools), args.data)
     if args.model is None:
         from crossrank.default_model import default_model
 
@@ -39,12 +42,12 @@ def _bench(args: argparse.Namespace) -> int:
     gemm = int8_gemm_gops(threads)
     print(f"int8 GEMM rate (ONNX Runtime MatMulInteger 4096x1024 x 1024x4096, best of 5): {gemm:.0f} GOP/s",
           flush=True)
-    lengths = benchmark.pair_lengths(bundle, workloads.query(), workloads.passages(max(args.pools), args.profile))
+    lengths = benchmark.pair_lengths(bundle, query, docs)
     spread = benchmark.length_summary(lengths)
     print(f"workload: {args.profile} passages, tokens per pair min {spread['min']} median {spread['median']:g} "
           f"p90 {spread['p90']} max {spread['max']}", flush=True)
     results = benchmark.run(bundle, engines, args.pools, repeats=args.repeats, profile=args.profile,
-                            threads=threads, gemm_gops=gemm, log=lambda line: print(line, flush=True))
+                            data=args.data, threads=threads, gemm_gops=gemm, log=lambda line: print(line, flush=True))
     # Measured again at the end: a rate that moved means something else shared the cores
     # during the run, and every ratio in the table is suspect.
     gemm_after = int8_gemm_gops(threads)
@@ -110,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="comma-separated engines: crossrank-int8, crossrank-fp32, ort-naive-int8, "
                             "ort-naive-fp32, st-torch, st-onnx-int8, flashrank, fastembed; groups: "
                             "crossrank, ort-naive, peers, all. Peers that cannot load are skipped")
-    bench.add_argument("--profile", default="msmarco", choices=["msmarco", "long"])
+    bench.add_argument("--profile", default="msmarco", choices=list(workloads.WORKLOADS),
+                       help="passages: msmarco-like or long prose (offline), or TREC DL 2020 BM25 pools (--data)")
+    bench.add_argument("--data", type=Path, default=None, help="TREC DL 2020 folder for --profile trec-dl")
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--threads", type=int, default=None)
     bench.add_argument("--json", type=Path, default=None, help="write every row and the machine here")

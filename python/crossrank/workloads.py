@@ -1,16 +1,22 @@
-"""Realistic benchmark workloads that ship offline: English prose from Python's own documentation.
+"""Realistic benchmark workloads.
 
-Passages are cut from the prose paragraphs of ``pydoc_data.topics`` (the text behind ``help()``)
-with the length spread of web passages (MS MARCO-like, 40-120 words) or of long documents
-(250-450 words). Queries are short questions about the same topics.
+Offline: passages cut from the prose paragraphs of ``pydoc_data.topics`` (the text behind
+``help()``) with the length spread of web passages (MS MARCO-like, 40-120 words) or of long
+documents (250-450 words); queries are short questions about the same topics.
+Where a TREC DL 2020 folder (BEIR layout with ``runs/bm25.top100.trec``) is at hand: a real query
+and its BM25 top-100 candidates, the reference reranking workload.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import re
+from pathlib import Path
 
 PROFILES = {"msmarco": (40, 120), "long": (250, 450)}
+TREC_DL = "trec-dl"
+WORKLOADS = (*PROFILES, TREC_DL)
 
 QUERIES = [
     "how does the with statement manage context",
@@ -63,3 +69,37 @@ def passages(count: int, profile: str = "msmarco", seed: int = 0) -> list[str]:
 def query(seed: int = 0) -> str:
     """A short natural-language question about the passages' topics."""
     return QUERIES[seed % len(QUERIES)]
+
+
+def trec_dl_pool(data: str | Path, size: int = 100) -> tuple[str, list[str]]:
+    """The first query of a TREC DL run with the BM25 top-``size`` passages retrieved for it."""
+    data = Path(data)
+    run = data / "runs" / "bm25.top100.trec"
+    if not run.is_file():
+        raise FileNotFoundError(f"{data} has no runs/bm25.top100.trec (a TREC DL 2020 folder in BEIR layout)")
+    ranked: dict[str, list[str]] = {}
+    for line in run.read_text(encoding="utf-8").splitlines():
+        qid, _, docid, *_ = line.split()
+        ranked.setdefault(qid, []).append(docid)
+    qid, docids = next(iter(ranked.items()))
+    if size > len(docids):
+        raise ValueError(f"TREC DL pools hold {len(docids)} candidates; asked for {size}")
+    docids = docids[:size]
+    queries = {q["_id"]: q["text"] for q in map(json.loads, (data / "queries.jsonl").open(encoding="utf-8"))}
+    wanted = set(docids)
+    texts = {}
+    with (data / "corpus.jsonl").open(encoding="utf-8") as corpus:
+        for line in corpus:
+            doc = json.loads(line)
+            if doc["_id"] in wanted:
+                texts[doc["_id"]] = " ".join(filter(None, (doc.get("title"), doc["text"])))
+    return queries[qid], [texts[d] for d in docids]
+
+
+def pool(workload: str, size: int, data: str | Path | None = None) -> tuple[str, list[str]]:
+    """(query, candidates) for a benchmark: ``msmarco`` / ``long`` prose, or ``trec-dl`` from DATA."""
+    if workload == TREC_DL:
+        if data is None:
+            raise ValueError("the trec-dl workload needs the TREC DL 2020 folder (--data)")
+        return trec_dl_pool(data, size)
+    return query(), passages(size, workload)
