@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
-from crossrank import peers, workloads
+from crossrank import peers
 from crossrank.bundle import Bundle
 
 ScoreFn = Callable[[str, list[str]], object]
@@ -199,11 +199,10 @@ def _peak_rss_mb() -> float:
     return peak / 1024 / (1024 if platform.system() == "Darwin" else 1)  # bytes on macOS, KiB elsewhere
 
 
-def run(bundle: Bundle, engines: Sequence[str], pools: Sequence[int], *, repeats: int = 3,
-        profile: str = "msmarco", data: str | Path | None = None, threads: int | None = None,
-        gemm_gops: float | None = None,
+def run(bundle: Bundle, engines: Sequence[str], pools: Sequence[int], query: str, docs: Sequence[str], *,
+        repeats: int = 3, threads: int | None = None, gemm_gops: float | None = None,
         log: Callable[[str], None] = print) -> list[Measurement]:
-    """Time every engine at every pool size on the same passages; returns one row per pair.
+    """Time every engine at every pool size on QUERY and the first POOL of DOCS; one row per pair.
 
     Engines whose package is missing or that cannot load the model are skipped with the reason
     logged. GEMM_GOPS, the machine's int8 GEMM rate, fills each row's ``gemm_fraction``.
@@ -212,7 +211,7 @@ def run(bundle: Bundle, engines: Sequence[str], pools: Sequence[int], *, repeats
 
     names = expand_engines(engines)
     threads = threads or physical_core_count()
-    query, docs = workloads.pool(profile, max(pools), data)
+    docs = list(docs)
     lengths = pair_lengths(bundle, query, docs)
     shape = encoder_shape(bundle.model_file("fp32") if "fp32" in bundle.model_files else bundle.model_file("int8"))
     ops = {pool: shape.operations(lengths[:pool]) for pool in pools}

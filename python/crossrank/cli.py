@@ -46,8 +46,8 @@ def _bench(args: argparse.Namespace) -> int:
     spread = benchmark.length_summary(lengths)
     print(f"workload: {args.profile} passages, tokens per pair min {spread['min']} median {spread['median']:g} "
           f"p90 {spread['p90']} max {spread['max']}", flush=True)
-    results = benchmark.run(bundle, engines, args.pools, repeats=args.repeats, profile=args.profile,
-                            data=args.data, threads=threads, gemm_gops=gemm, log=lambda line: print(line, flush=True))
+    results = benchmark.run(bundle, engines, args.pools, query, docs, repeats=args.repeats, threads=threads,
+                            gemm_gops=gemm, log=lambda line: print(line, flush=True))
     # Measured again at the end: a rate that moved means something else shared the cores
     # during the run, and every ratio in the table is suspect.
     gemm_after = int8_gemm_gops(threads)
