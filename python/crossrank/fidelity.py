@@ -10,8 +10,7 @@ Used by the export's fidelity report and quality gate (``report.json`` in a bund
   from ``bm25s`` when installed, else the judged documents plus random ones).
 
 Everything here is numpy plus the standard library; scoring goes through crossrank's own engine
-(:class:`crossrank.Reranker`) and falls back to onnxruntime's Python API only where the native
-engine is not built (a source checkout); the report says which one ran.
+(:class:`crossrank.Reranker`), BM25 pools through :class:`crossrank.BM25Retriever`.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import random
 import re
 import warnings
@@ -265,30 +263,20 @@ def load_beir(folder: str | Path, split: str = "test") -> tuple[dict[str, str], 
 
 def _bm25_candidates(corpus: dict[str, str], queries: dict[str, str], qids: list[str],
                      depth: int) -> dict[str, list[str]] | None:
+    """BM25 top-DEPTH document ids per query (those with a positive score, or the top ones if
+    none has), or None when bm25s is not installed."""
+    from crossrank.retrieval.lexical import BM25Retriever
+
     try:
-        import bm25s
+        retriever = BM25Retriever.build(corpus)
     except ImportError:
         return None
-    try:
-        import Stemmer
-
-        stemmer = Stemmer.Stemmer("english")
-    except ImportError:
-        stemmer = None
     ids = list(corpus)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenize([corpus[i] for i in ids], stopwords="en", stemmer=stemmer,
-                                       show_progress=False), show_progress=False)
-        q_tokens = bm25s.tokenize([queries[q] for q in qids], stopwords="en", stemmer=stemmer,
-                                  show_progress=False)
-        k = min(depth, len(ids))
-        docs, scores = retriever.retrieve(q_tokens, k=k, show_progress=False, n_threads=1)
     out = {}
-    for row, qid in enumerate(qids):
-        out[qid] = [ids[int(d)] for d, s in zip(docs[row], scores[row]) if s > 0] or \
-            [ids[int(d)] for d in docs[row]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # depth larger than a tiny corpus: clipped, fine here
+        for qid, (docs, scores) in zip(qids, retriever.retrieve_many([queries[q] for q in qids], depth)):
+            out[qid] = [ids[int(d)] for d, s in zip(docs, scores) if s > 0] or [ids[int(d)] for d in docs]
     return out
 
 
@@ -332,56 +320,6 @@ def eval_pools(folder: str | Path, *, depth: int = 100, max_queries: int | None 
 # scoring
 
 
-class _OrtScorer:
-    """Fallback where crossrank's native engine is not built: onnxruntime's Python API, pairs
-    sorted by length and batched (same tokenizer file, longest_first-free: query kept whole)."""
-
-    engine = "onnxruntime Python API (crossrank's native engine is not built)"
-
-    def __init__(self, bundle: Path, model_file: Path, max_length: int, score_index: int,
-                 threads: int | None = None) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
-        self.tok = Tokenizer.from_file(str(bundle / "tokenizer.json"))
-        self.tok.enable_truncation(max_length=max_length, strategy="only_second")
-        self.pad_id = self.tok.token_to_id("[PAD]") or self.tok.token_to_id("<pad>") or 0
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
-        self.sess = ort.InferenceSession(str(model_file), so, providers=["CPUExecutionProvider"])
-        self.names = {i.name for i in self.sess.get_inputs()}
-        self.score_index = score_index
-
-    def __call__(self, pairs: list[tuple[str, str]]) -> np.ndarray:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            enc = self.tok.encode_batch(pairs)
-        order = sorted(range(len(enc)), key=lambda i: len(enc[i].ids))
-        out = np.empty(len(enc), dtype=np.float32)
-        batches, batch = [], []
-        for j in order:  # ascending length: the newest member is the longest
-            if batch and (len(batch) >= 64 or (len(batch) + 1) * len(enc[j].ids) > 8192):
-                batches.append(batch)
-                batch = []
-            batch.append(j)
-        if batch:
-            batches.append(batch)
-        for idx in batches:
-            width = len(enc[idx[-1]].ids)
-            feeds = {k: np.zeros((len(idx), width), dtype=np.int64)
-                     for k in ("input_ids", "attention_mask", "token_type_ids")}
-            feeds["input_ids"][:] = self.pad_id
-            for r, j in enumerate(idx):
-                e = enc[j]
-                n_tok = len(e.ids)
-                feeds["input_ids"][r, :n_tok] = e.ids
-                feeds["attention_mask"][r, :n_tok] = 1
-                feeds["token_type_ids"][r, :n_tok] = e.type_ids
-            logits = self.sess.run(["logits"], {k: v for k, v in feeds.items() if k in self.names})[0]
-            out[idx] = logits[:, self.score_index]
-        return out
-
-
 class _EngineScorer:
     engine = "crossrank engine (Reranker, C++ tokenizer and batching, ONNX Runtime C API)"
 
@@ -406,12 +344,9 @@ def make_scorer(bundle: str | Path, model_file: str | Path | None = None, *, pre
     files = manifest.get("files") or {}
     path = Path(model_file) if model_file is not None else bundle / files.get(
         precision, "model.onnx" if precision == "fp32" else "model.int8.onnx")
-    try:
-        from crossrank.bundle import Bundle
-        from crossrank.reranker import Reranker
-    except ImportError:  # the native engine is not built
-        return _OrtScorer(bundle, path, int(manifest.get("max_length", 512)),
-                          int(manifest.get("score_index", 0)), threads)
+    from crossrank.bundle import Bundle
+    from crossrank.reranker import Reranker
+
     b = Bundle.load(bundle)
     b = dataclasses.replace(b, model_files={**b.model_files, precision: path},
                             default_precision=precision)
