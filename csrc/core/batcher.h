@@ -13,7 +13,7 @@ struct BatchPolicy {
   size_t max_batch_size = 128;
   // Fixed cost of one more batch (one more graph run), in executed-token equivalents:
   // it is what keeps the planner from giving every distinct length its own batch.
-  size_t batch_overhead_tokens = 128;
+  size_t batch_overhead_tokens = 64;  // Reranker's default too
 };
 
 struct Batch {
