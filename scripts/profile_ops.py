@@ -43,8 +43,8 @@ def main() -> None:
         options.intra_op_num_threads = args.threads
         options.enable_profiling = True
         options.profile_file_prefix = str(Path(tmp) / "profile")
-        # As csrc/core/onnx_session.cc: the fused SkipLayerNormalization kernel is the slower one.
-        options.add_session_config_entry("optimization.disable_specified_optimizers", "SkipLayerNormFusion")
+        # The fusions the engine turns off at load (csrc/core/onnx_session.h).
+        options.add_session_config_entry("optimization.disable_specified_optimizers", _native.DISABLED_OPTIMIZERS)
         session = ort.InferenceSession(str(bundle.model_file(args.precision)), options,
                                        providers=["CPUExecutionProvider"])
         names = {i.name for i in session.get_inputs()}

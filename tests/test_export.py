@@ -127,7 +127,9 @@ def test_bundle_layout_and_manifest(any_bundle):
     opt = m["optimization"]
     assert "Attention" in opt["applied"] and "SkipLayerNormalization" not in opt["applied"]
     assert opt["options"]["enable_skip_layer_norm"] is False  # slower than Add + LayerNorm on CPU
-    assert opt["fused_operators"]["Attention"] == opt["fused_operators"]["BiasGelu"] > 0
+    assert opt["fused_operators"]["Attention"] == opt["fused_operators"]["Gelu"] > 0
+    assert opt["options"]["enable_bias_gelu"] is False  # the bias goes into the int8 MatMul instead
+    assert "BiasGelu" not in opt["graph_ops"]
     assert opt["options"]["enable_embed_layer_norm"] is False
     assert m["verification"]["fp32_max_abs_diff"] < 1e-4
     assert isinstance(m["notes"], list) and all(isinstance(n, str) for n in m["notes"])
@@ -147,7 +149,7 @@ def test_default_model_manifest_says_scores_carry_no_relevance(minilm_bundle, de
     assert m["source"]["model"] == default_model_module.DEFAULT_SOURCE_NAME
     assert any("untrained" in n and "no relevance" in n for n in m["notes"])
     assert m["optimization"]["fused_operators"]["Attention"] == 6
-    assert m["optimization"]["fused_operators"]["BiasGelu"] == 6
+    assert m["optimization"]["fused_operators"]["Gelu"] == 6
 
 
 def test_graph_signature_is_int64_with_dynamic_batch_and_sequence(tiny_bundle):
@@ -209,7 +211,7 @@ def test_fp32_graph_matches_pytorch(any_bundle, torch_reference, default_model_m
 def test_fp32_graph_is_fused_and_stays_fp32(any_bundle):
     ops = _op_counts(any_bundle / "model.onnx")
     assert ops.get("Attention", 0) > 0 and ops.get("LayerNormalization", 0) > 0
-    assert ops.get("BiasGelu", 0) > 0
+    assert ops.get("Gelu", 0) > 0 and "BiasGelu" not in ops
     assert "EmbedLayerNormalization" not in ops  # kept out: it gets in the way of quantization
     assert not {"MatMulInteger", "QAttention", "DynamicQuantizeLinear", "Softmax"} & set(ops)
     g = onnx.load(str(any_bundle / "model.onnx"), load_external_data=False).graph

@@ -8,6 +8,7 @@ namespace py = pybind11;
 namespace crossrank::bindings {
 
 void register_session(py::module_& m) {
+  m.attr("DISABLED_OPTIMIZERS") = kDisabledOptimizers;
   py::class_<OnnxSession, std::shared_ptr<OnnxSession>>(m, "OnnxSession")
       .def(py::init([](const std::string& path, int intra_op_threads) {
              SessionConfig config;
