@@ -39,3 +39,30 @@ def test_expand_engines_keeps_order_and_drops_repeats():
 
 def test_int8_gemm_rate_is_positive():
     assert int8_gemm_gops(1, m=64, n=64, k=64, repeats=2) > 0
+
+
+def test_run_interleaves_engines_and_rotates_their_order(tiny_bundle, monkeypatch):
+    # Drift in the machine's speed must hit every engine alike: each repetition runs every engine
+    # once, and who goes first rotates.
+    calls = []
+
+    def fake(name):
+        def load(bundle, threads):
+            return (lambda query, docs: calls.append((name, len(docs))), lambda lengths: 0.0)
+        return load
+
+    for name in ("ort-naive-int8", "ort-naive-fp32", "crossrank-fp32"):
+        monkeypatch.setitem(benchmark.ENGINES, name, fake(name))
+    monkeypatch.setattr(benchmark, "_SETTLE_S", 0.0)
+    rows = benchmark.run(Bundle.load(tiny_bundle), ["ort-naive-int8", "ort-naive-fp32", "crossrank-fp32"],
+                         [2, 3], "q", ["a b", "c", "d e f"], repeats=3, log=lambda line: None)
+    warmups, timed = calls[:3], calls[3:]
+    assert warmups == [("ort-naive-int8", 2), ("ort-naive-fp32", 2), ("crossrank-fp32", 2)]
+    names = [name for name, _ in timed]
+    assert names[:9] == ["ort-naive-int8", "ort-naive-fp32", "crossrank-fp32",
+                         "ort-naive-fp32", "crossrank-fp32", "ort-naive-int8",
+                         "crossrank-fp32", "ort-naive-int8", "ort-naive-fp32"]
+    assert [size for _, size in timed] == [2] * 9 + [3] * 9
+    assert [(r.engine, r.pool) for r in rows] == [(e, p) for p in (2, 3)
+                                                  for e in ("ort-naive-int8", "ort-naive-fp32", "crossrank-fp32")]
+    assert all(r.padding_fraction == 0.0 and r.min_s <= r.median_s <= r.max_s for r in rows)

@@ -24,10 +24,12 @@ def test_bench_prints_a_row_per_engine_and_pool_and_writes_json(tiny_bundle, tmp
     data = json.loads(out.read_text())
     rows = data["results"]
     assert [(r["engine"], r["pool"]) for r in rows] == [
-        ("crossrank-int8", 3), ("crossrank-int8", 7), ("ort-naive-fp32", 3), ("ort-naive-fp32", 7)]
+        ("crossrank-int8", 3), ("ort-naive-fp32", 3), ("crossrank-int8", 7), ("ort-naive-fp32", 7)]
     assert all(r["min_s"] <= r["median_s"] <= r["max_s"] and r["pairs_per_s"] > 0 for r in rows)
     assert all(r["tokens_per_s"] > 0 and r["useful_gops"] > 0 and 0 < r["gemm_fraction"] < 1
-               and r["peak_rss_mb"] > 0 and 0 <= r["padding_fraction"] < 1 for r in rows)
+               and 0 <= r["padding_fraction"] < 1 for r in rows)
+    # Memory: what loading kept resident, and the peak one call added (Linux /proc; ~0 for a tiny model).
+    assert all(r["model_mb"] is not None and r["scoring_mb"] >= -1 for r in rows)
     meta = data["meta"]
     assert meta["int8_gemm_gops"] > 0 and meta["machine"]["threads"] >= 1
     assert meta["pair_tokens"]["min"] <= meta["pair_tokens"]["median"] <= meta["pair_tokens"]["max"]

@@ -1,8 +1,10 @@
 """Latency per pool size: crossrank against the engines users would otherwise pick.
 
 Each engine scores one query against N candidate passages; after a warm-up call, every pool
-size is timed ``repeats`` times. Every row carries median / min / max latency, pairs/s, real
-tokens/s, padding waste, peak RSS, and useful GOP/s: the arithmetic the model needs for the real
+size is timed ``repeats`` times, the engines' calls interleaved so that drift in the machine's
+speed hits them alike (``run``). Every row carries median / min / max latency, pairs/s, real
+tokens/s, padding waste, memory (what the engine keeps resident, and what one call adds on top),
+and useful GOP/s: the arithmetic the model needs for the real
 tokens (2 x linear parameters x tokens, plus 4·L²·hidden per layer and pair for attention),
 divided by the latency. Set against the machine's int8 GEMM rate (``crossrank.gemm_rate``) it says
 how far each engine is from what the multipliers can do.
@@ -14,12 +16,10 @@ onnxruntime, batches of 32 in arrival order: what most users write) and the opti
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import os
 import platform
-import resource
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -48,7 +48,8 @@ class Measurement:
     tokens_per_s: float = 0.0
     useful_gops: float = 0.0  # useful giga-operations per second at the median latency
     gemm_fraction: float | None = None  # useful_gops / the machine's measured int8 GEMM rate
-    peak_rss_mb: float | None = None  # whole process, while this pool was being timed
+    model_mb: float | None = None  # resident memory the engine added when it loaded and warmed up
+    scoring_mb: float | None = None  # peak resident memory a call added on top of what was resident
 
 
 @dataclass(frozen=True)
@@ -180,23 +181,27 @@ def expand_engines(names: Sequence[str]) -> list[str]:
 
 
 def _reset_peak_rss() -> None:
-    # Linux resets VmHWM (the peak RSS) on writing 5 to clear_refs; elsewhere the peak since
-    # start is reported instead.
+    # Linux resets VmHWM (the peak RSS) to the current RSS on writing 5 to clear_refs.
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
         pass
 
 
-def _peak_rss_mb() -> float:
+def _rss_mb(field: str) -> float | None:
+    """VmRSS (now) or VmHWM (peak since the last reset) of this process in MiB; None off Linux."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 / (1024 if platform.system() == "Darwin" else 1)  # bytes on macOS, KiB elsewhere
+    return None
+
+
+# Pause before each timed call so the previous engine's spinning worker threads (ONNX Runtime's
+# pool, PyTorch's OpenMP) have gone to sleep and do not steal cycles from the next one.
+_SETTLE_S = 0.05
 
 
 def run(bundle: Bundle, engines: Sequence[str], pools: Sequence[int], query: str, docs: Sequence[str], *,
@@ -204,8 +209,12 @@ def run(bundle: Bundle, engines: Sequence[str], pools: Sequence[int], query: str
         log: Callable[[str], None] = print) -> list[Measurement]:
     """Time every engine at every pool size on QUERY and the first POOL of DOCS; one row per pair.
 
-    Engines whose package is missing or that cannot load the model are skipped with the reason
-    logged. GEMM_GOPS, the machine's int8 GEMM rate, fills each row's ``gemm_fraction``.
+    All engines are loaded first and their timed calls interleaved: each repetition runs every
+    engine once, in an order rotated by one per repetition. A machine whose speed drifts (shared
+    cores, turbo) then slows every engine alike, so the ratios between engines hold even when the
+    absolute latencies move. Engines whose package is missing or that cannot load the model are
+    skipped with the reason logged. GEMM_GOPS, the machine's int8 GEMM rate, fills each row's
+    ``gemm_fraction``.
     """
     from crossrank._system import physical_core_count
 
@@ -214,12 +223,13 @@ def run(bundle: Bundle, engines: Sequence[str], pools: Sequence[int], query: str
     docs = list(docs)
     lengths = pair_lengths(bundle, query, docs)
     shape = encoder_shape(bundle.model_file("fp32") if "fp32" in bundle.model_files else bundle.model_file("int8"))
-    ops = {pool: shape.operations(lengths[:pool]) for pool in pools}
-    results = []
+    loaded: dict[str, tuple[ScoreFn, PaddingFn]] = {}
+    model_mb: dict[str, float | None] = {}
     for name in names:
         log(f"{name}: loading")
+        before = _rss_mb("VmRSS")
         try:
-            score, padding = ENGINES[name](bundle, threads)
+            loaded[name] = ENGINES[name](bundle, threads)
         except ImportError as error:
             log(f"{name}: skipped, a package is missing ({error})")
             continue
@@ -230,27 +240,44 @@ def run(bundle: Bundle, engines: Sequence[str], pools: Sequence[int], query: str
             # a peer that cannot load is reported, never the end of the run.
             log(f"{name}: skipped, cannot load the model ({type(error).__name__}: {error})")
             continue
-        score(query, docs[: min(pools)])  # warm-up: first run allocates and plans
-        for pool in pools:
-            _reset_peak_rss()
-            times = []
-            for _ in range(repeats):
+        loaded[name][0](query, docs[: min(pools)])  # warm-up: first run allocates and plans
+        after = _rss_mb("VmRSS")
+        model_mb[name] = after - before if before is not None and after is not None else None
+
+    results = []
+    for pool in pools:
+        times: dict[str, list[float]] = {name: [] for name in loaded}
+        scoring_mb: dict[str, float | None] = dict.fromkeys(loaded)
+        order = list(loaded)
+        for repeat in range(repeats):
+            shift = repeat % len(order) if order else 0
+            for name in order[shift:] + order[:shift]:
+                time.sleep(_SETTLE_S)
+                resident = _rss_mb("VmRSS")
+                _reset_peak_rss()
                 start = time.perf_counter()
-                score(query, docs[:pool])
-                times.append(time.perf_counter() - start)
-            median = statistics.median(times)
-            real = sum(lengths[:pool])
-            gops = ops[pool] / median / 1e9
-            row = Measurement(name, pool, median, min(times), max(times), pool / median,
-                              padding(lengths[:pool]), real, real / median, gops,
-                              gops / gemm_gops if gemm_gops else None, _peak_rss_mb())
+                loaded[name][0](query, docs[:pool])
+                times[name].append(time.perf_counter() - start)
+                peak = _rss_mb("VmHWM")
+                if resident is not None and peak is not None:
+                    scoring_mb[name] = max(scoring_mb[name] or 0.0, peak - resident)
+        real = sum(lengths[:pool])
+        ops = shape.operations(lengths[:pool])
+        for name in order:
+            median = statistics.median(times[name])
+            gops = ops / median / 1e9
+            row = Measurement(name, pool, median, min(times[name]), max(times[name]), pool / median,
+                              loaded[name][1](lengths[:pool]), real, real / median, gops,
+                              gops / gemm_gops if gemm_gops else None, model_mb[name], scoring_mb[name])
             log(f"{name:>16}  pool {pool:>5}  median {median * 1e3:9.1f} ms  {row.pairs_per_s:8.1f} pairs/s"
-                f"  padding {row.padding_fraction:6.1%}  {gops:6.1f} GOP/s"
+                f"  padding {_percent(row.padding_fraction):>6}  {gops:6.1f} GOP/s"
                 + (f" ({row.gemm_fraction:5.1%} of int8 GEMM)" if gemm_gops else ""))
             results.append(row)
-        del score, padding
-        gc.collect()  # free this engine's model before the next one loads (peak RSS, cache)
     return results
+
+
+def _percent(value: float | None) -> str:
+    return f"{value:.1%}" if value is not None else "-"
 
 
 def speedups(results: Sequence[Measurement], engine: str = "crossrank-int8") -> list[dict]:
@@ -271,14 +298,15 @@ def speedups(results: Sequence[Measurement], engine: str = "crossrank-int8") -> 
 
 def format_table(results: Sequence[Measurement], gemm_gops: float | None = None) -> str:
     """The terminal table: one line per engine and pool, then crossrank-int8's speedups."""
-    lines = [f"{'engine':<16} {'pool':>5} {'median ms':>10} {'pairs/s':>8} {'tokens/s':>9} {'padding':>8} "
-             f"{'GOP/s':>7} {'% GEMM':>7} {'RSS MB':>7}"]
+    lines = [f"{'engine':<16} {'pool':>5} {'median ms':>10} {'min ms':>9} {'max ms':>9} {'pairs/s':>8} "
+             f"{'tokens/s':>9} {'padding':>8} {'GOP/s':>7} {'% GEMM':>7} {'model MB':>9} {'call MB':>8}"]
     for r in results:
-        padding = f"{r.padding_fraction:.1%}" if r.padding_fraction is not None else "-"
-        share = f"{r.gemm_fraction:.1%}" if r.gemm_fraction is not None else "-"
-        rss = f"{r.peak_rss_mb:.0f}" if r.peak_rss_mb is not None else "-"
-        lines.append(f"{r.engine:<16} {r.pool:>5} {r.median_s * 1e3:>10.1f} {r.pairs_per_s:>8.1f} "
-                     f"{r.tokens_per_s:>9.0f} {padding:>8} {r.useful_gops:>7.1f} {share:>7} {rss:>7}")
+        model = f"{r.model_mb:.0f}" if r.model_mb is not None else "-"
+        call = f"{r.scoring_mb:.0f}" if r.scoring_mb is not None else "-"
+        lines.append(f"{r.engine:<16} {r.pool:>5} {r.median_s * 1e3:>10.1f} {r.min_s * 1e3:>9.1f} "
+                     f"{r.max_s * 1e3:>9.1f} {r.pairs_per_s:>8.1f} {r.tokens_per_s:>9.0f} "
+                     f"{_percent(r.padding_fraction):>8} {r.useful_gops:>7.1f} {_percent(r.gemm_fraction):>7} "
+                     f"{model:>9} {call:>8}")
     if gemm_gops:
         lines.append(f"int8 GEMM rate (ONNX Runtime MatMulInteger, same threads): {gemm_gops:.0f} GOP/s")
     for s in speedups(results):
