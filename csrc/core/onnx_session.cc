@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "core/attention_op.h"
 #include "core/onnx_runtime.h"
 
 namespace crossrank {
@@ -33,6 +34,8 @@ OnnxSession::OnnxSession(const std::string& model_path, const SessionConfig& con
   options.SetInterOpNumThreads(1);
   options.SetGraphOptimizationLevel(GraphOptimizationLevel::ORT_ENABLE_ALL);
   options.AddConfigEntry("optimization.disable_specified_optimizers", kDisabledOptimizers);
+  add_crossrank_ops(options);  // engine graphs run their attention core on crossrank's kernel
+  if (!config.profile_prefix.empty()) options.EnableProfiling(config.profile_prefix.c_str());
   try {
     session_ = std::make_unique<Ort::Session>(onnxruntime_env(), model_path.c_str(), options);
   } catch (const Ort::Exception& e) {
@@ -123,6 +126,11 @@ std::vector<float> OnnxSession::run(const BatchInputs& batch) const {
   }
   const float* data = outputs[0].GetTensorData<float>();
   return std::vector<float>(data, data + info.GetElementCount());
+}
+
+std::string OnnxSession::end_profiling() {
+  Ort::AllocatorWithDefaultOptions allocator;
+  return session_->EndProfilingAllocated(allocator).get();
 }
 
 }  // namespace crossrank

@@ -19,6 +19,7 @@ inline constexpr const char* kDisabledOptimizers = "SkipLayerNormFusion;BiasGelu
 
 struct SessionConfig {
   int intra_op_threads = 0;  // 0: ONNX Runtime's default (one per core)
+  std::string profile_prefix;  // non-empty: ONNX Runtime's per-operator profiler writes PREFIX*.json
 };
 
 // Padded batch inputs, row-major [batch_size, sequence_length].
@@ -46,6 +47,8 @@ class OnnxSession {
   // -1 when the graph leaves the label axis dynamic (the engine then reads it off each run).
   int64_t num_labels() const { return num_labels_; }
   const std::string& path() const { return path_; }
+  // Stops the profiler (SessionConfig::profile_prefix) and returns the JSON file it wrote.
+  std::string end_profiling();
 
  private:
   enum class InputKind { kInputIds, kAttentionMask, kTokenTypeIds };

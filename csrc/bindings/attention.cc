@@ -1,0 +1,51 @@
+#include <pybind11/numpy.h>
+
+#include <stdexcept>
+#include <vector>
+
+#include "bindings/register.h"
+#include "core/self_attention.h"
+
+namespace py = pybind11;
+
+namespace crossrank::bindings {
+
+// The attention kernel on its own, for tests against a NumPy reference; graphs reach it through
+// the ai.crossrank.SelfAttention operator instead.
+void register_attention(py::module_& m) {
+  m.def(
+      "self_attention",
+      [](py::array_t<float, py::array::c_style | py::array::forcecast> qkv,
+         py::array_t<int32_t, py::array::c_style | py::array::forcecast> key_lengths, int64_t num_heads,
+         bool portable) {
+        if (qkv.ndim() != 3 || num_heads <= 0 || qkv.shape(2) % (3 * num_heads) != 0) {
+          throw std::invalid_argument("qkv must be [batch, sequence, 3 * num_heads * head_size]");
+        }
+        if (key_lengths.ndim() != 1 || key_lengths.shape(0) != qkv.shape(0)) {
+          throw std::invalid_argument("key_lengths must hold one length per sequence");
+        }
+        const AttentionShape shape{qkv.shape(0), qkv.shape(1), num_heads, qkv.shape(2) / (3 * num_heads)};
+        py::array_t<float> out({shape.batch, shape.sequence, shape.hidden()});
+        const float* in = qkv.data();
+        const int32_t* lengths = key_lengths.data();
+        float* result = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          std::vector<float> scratch(attention_scratch_floats(shape));
+          for (int64_t unit = 0; unit < shape.units(); ++unit) {
+            if (portable) {
+              self_attention_unit_portable(shape, in, lengths, unit, result, scratch.data());
+            } else {
+              self_attention_unit(shape, in, lengths, unit, result, scratch.data());
+            }
+          }
+        }
+        return out;
+      },
+      py::arg("qkv"), py::arg("key_lengths"), py::arg("num_heads"), py::arg("portable") = false,
+      "softmax(Q·Kᵀ/√d)·V per head over packed projections; rows past a sequence's length are zeros.\n"
+      "portable=True runs the plain-loop fallback instead of the CPU's fastest kernel.");
+  m.attr("ATTENTION_KERNEL") = attention_kernel_name();
+}
+
+}  // namespace crossrank::bindings
