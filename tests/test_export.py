@@ -103,8 +103,9 @@ def test_bundle_layout_and_manifest(any_bundle):
     # a default model cached by an older crossrank may predate the fidelity report
     expected = ["crossrank.json", "model.int8.onnx", "model.onnx", "tokenizer.json"]
     if "fidelity" in m:
-        expected.insert(3, "report.json")
-    assert files == expected
+        expected.append("report.json")
+    expected += list(m.get("engine_files", {}).values())  # checked in test_attention.py
+    assert files == sorted(expected)
     assert m["format_version"] == 1
     assert m["files"] == {"fp32": "model.onnx", "int8": "model.int8.onnx", "tokenizer": "tokenizer.json"}
     # the quality gate decides: int8 unless no int8 variant agreed with fp32 closely enough
@@ -394,9 +395,9 @@ def test_folder_with_only_vocab_txt_gets_a_tokenizer_json(export_module, tiny_mo
     (src / "tokenizer.json").unlink()
     out = export_module.export_bundle(src, tmp_path / "bundle", max_length=2048)
     err = capsys.readouterr().err
-    for step in ("[1/6] ONNX export (optimum) … ", "[2/6] transformer fusions", "[3/6] dynamic int8",
-                 "[4/6] check against PyTorch", "[5/6] fidelity report", "[6/6] quality gate",
-                 "quality gate: "):
+    for step in ("[1/7] ONNX export (optimum) … ", "[2/7] transformer fusions", "[3/7] dynamic int8",
+                 "[4/7] check against PyTorch", "[5/7] fidelity report", "[6/7] quality gate",
+                 "quality gate: ", "[7/7] engine graphs"):
         assert step in err, err
     m = _manifest(out)
     assert m["max_length"] == 512  # capped by max_position_embeddings
@@ -491,7 +492,7 @@ def test_cli_exports_a_bundle(tiny_model_dir, tmp_path, capsys):
 
     assert main(["export", str(tiny_model_dir), "--out", str(tmp_path / "b"), "--max-length", "64"]) == 0
     out, err = capsys.readouterr()
-    assert "[1/6] ONNX export (optimum)" in err and "wrote" in out and "fused: Attention" in out
+    assert "[1/7] ONNX export (optimum)" in err and "wrote" in out and "fused: Attention" in out
     assert "top10" in err and "int8 per-channel" in err  # the fidelity table
     assert "quality gate: " in out and "default precision: " in out
     assert _manifest(tmp_path / "b")["max_length"] == 64

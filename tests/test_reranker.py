@@ -15,6 +15,7 @@ import pytest
 
 import crossrank
 from crossrank import Reranker, TruncationWarning, workloads
+from crossrank.bundle import Bundle
 
 
 def _pairs(count: int, seed: int = 0) -> list[tuple[str, str]]:
@@ -269,6 +270,9 @@ def test_corrupt_manifest(tiny_bundle, tmp_path):
 def test_missing_model_file(tiny_bundle, tmp_path):
     bundle = _copy(tiny_bundle, tmp_path)
     (bundle / "model.int8.onnx").unlink()
+    # Without its engine graph the engine falls back to the standard graph, which is gone too.
+    assert Reranker(bundle, precision="int8").score_pairs([("q", "d")]).shape == (1,)
+    (bundle / "model.int8.engine.onnx").unlink()
     with pytest.raises(FileNotFoundError, match="no int8 model"):
         Reranker(bundle, precision="int8")
     assert Reranker(bundle, precision="fp32").score_pairs([("q", "d")]).shape == (1,)
@@ -276,7 +280,7 @@ def test_missing_model_file(tiny_bundle, tmp_path):
 
 def test_corrupt_onnx_file(tiny_bundle, tmp_path):
     bundle = _copy(tiny_bundle, tmp_path)
-    (bundle / "model.onnx").write_bytes(b"\x00garbage" * 100)
+    Bundle.load(bundle).runtime_model_file("fp32").write_bytes(b"\x00garbage" * 100)
     with pytest.raises(RuntimeError, match="ONNX Runtime cannot load"):
         Reranker(bundle, precision="fp32")
 
@@ -289,7 +293,8 @@ def test_onnx_graph_with_wrong_signature(tiny_bundle, tmp_path):
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "wrong",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), bundle / "model.onnx")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              Bundle.load(bundle).runtime_model_file("fp32"))
     with pytest.raises(ValueError, match="expected inputs input_ids, attention_mask"):
         Reranker(bundle, precision="fp32")
 

@@ -25,6 +25,8 @@ class Bundle:
     model_files: dict[str, Path]
     tokenizer_file: Path
     manifest: dict[str, Any] = field(repr=False)
+    # Per precision, the graph with the attention core on crossrank's kernel (engine_graph.py).
+    engine_files: dict[str, Path] = field(default_factory=dict)
 
     @property
     def notes(self) -> list[str]:
@@ -37,6 +39,12 @@ class Bundle:
         if path is None or not path.is_file():
             raise FileNotFoundError(f"bundle {self.path} has no {precision} model (expected {path})")
         return path
+
+    def runtime_model_file(self, precision: str) -> Path:
+        """The graph the engine runs for PRECISION: its engine graph where the bundle has one
+        (crossrank.engine_graph), else the standard graph."""
+        path = self.engine_files.get(precision)
+        return path if path is not None and path.is_file() else self.model_file(precision)
 
     @classmethod
     def load(cls, path: str | Path) -> Bundle:
@@ -82,6 +90,9 @@ class Bundle:
         model_files = {p: root / str(files[p]) for p in PRECISIONS if p in files}
         if not any(f.is_file() for f in model_files.values()):
             raise FileNotFoundError(f"bundle {root} holds no model file ({', '.join(map(str, files.values()))})")
+        engine = field_of("engine_files", dict, {})
+        engine_files = {p: root / str(engine[p]) for p in PRECISIONS if p in engine}
         return cls(path=root, max_length=max_length, num_labels=num_labels, score_index=score_index,
                    activation=activation, default_precision=default_precision,
-                   model_files=model_files, tokenizer_file=tokenizer_file, manifest=manifest)
+                   model_files=model_files, tokenizer_file=tokenizer_file, manifest=manifest,
+                   engine_files=engine_files)

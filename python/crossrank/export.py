@@ -53,6 +53,8 @@ FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 REPORT_FILE = "report.json"
+# Graphs with the attention core on crossrank's own kernel (crossrank.engine_graph).
+ENGINE_FILES = {"fp32": "model.engine.onnx", "int8": "model.int8.engine.onnx"}
 
 EXPORT_INSTALL_HINT = (
     "pip install 'crossrank[export]'  (on a CPU-only x86 machine: "
@@ -501,6 +503,66 @@ def _quantize(fused: Path, out_path: Path, reduce_range: bool | None = None,
     }
 
 
+def _engine_graphs(bundle: Path) -> dict[str, Any]:
+    """Writes the bundle's engine graphs and checks each through the engine against the standard
+    graphs, on the verification pairs and two built-in pools, in padded batches of up to 8.
+
+    fp32 must match its standard graph within 1e-4 (logits). int8 cannot match its standard graph
+    that closely: dynamic quantization rounds each activation to a uint8 step, so the ~1e-7
+    differences between two attention kernels flip a few roundings and the two graphs differ by
+    int8 noise. It must be no further from fp32 on average than the standard int8 graph is
+    (mean |logit difference| x 1.25, + 1e-4). A graph that fails is deleted and the reason
+    recorded: the engine then runs the standard graph.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from crossrank.bundle import Bundle
+    from crossrank.engine_graph import write_engine_graph
+    from crossrank.fidelity import builtin_pools
+    from crossrank.reranker import Reranker
+
+    standard = dataclasses.replace(Bundle.load(bundle), engine_files={})
+    pairs = list(VERIFICATION_PAIRS) + [(p.query, d) for p in builtin_pools(2, 30) for d in p.docs]
+
+    def logits(b: Bundle, precision: str) -> np.ndarray:
+        reranker = Reranker(b, precision=precision, activation="none", max_batch_size=8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # truncation of long pairs is the same for both graphs
+            return np.asarray(reranker.score_pairs(pairs, show_progress=False), dtype=np.float64)
+
+    reference = {p: logits(standard, p) for p in ENGINE_FILES if p in standard.model_files}
+    out: dict[str, Any] = {}
+    for precision, name in ENGINE_FILES.items():
+        if precision not in reference:
+            continue
+        split = write_engine_graph(bundle / standard.model_files[precision].name, bundle / name)
+        if not split:
+            out[precision] = {"file": None, "attention_nodes": 0}
+            continue
+        ours = logits(dataclasses.replace(standard, engine_files={precision: bundle / name}), precision)
+        entry: dict[str, Any] = {"file": name, "attention_nodes": split, "pairs": len(pairs),
+                                 "max_abs_diff_vs_standard": float(np.abs(ours - reference[precision]).max())}
+        if precision == "fp32":
+            ok = entry["max_abs_diff_vs_standard"] <= 1e-4
+        else:
+            fp32 = reference.get("fp32")
+            if fp32 is None:
+                ok = False
+            else:
+                for key, graph in (("", ours), ("standard_", reference[precision])):
+                    entry[f"{key}max_abs_diff_vs_fp32"] = float(np.abs(graph - fp32).max())
+                    entry[f"{key}mean_abs_diff_vs_fp32"] = float(np.abs(graph - fp32).mean())
+                ok = entry["mean_abs_diff_vs_fp32"] <= 1.25 * entry["standard_mean_abs_diff_vs_fp32"] + 1e-4
+        if not ok:
+            (bundle / name).unlink()
+            entry["file"] = None
+            entry["rejected"] = "disagrees with the standard graph beyond the tolerance"
+        out[precision] = entry
+    return out
+
+
 def _verify(model, bundle: Path, max_length: int) -> dict[str, Any]:
     """Compares the fused fp32 graph (and the int8 one) with the PyTorch model on a few pairs."""
     import numpy as np
@@ -775,8 +837,10 @@ def export_bundle(
     existing bundle there is replaced, any other non-empty folder is refused.
 
     Steps, each timed: ONNX export (optimum), transformer fusions (ONNX Runtime optimizer, fp32),
-    dynamic int8 quantization (per-channel, U8S8), and a check of both graphs against PyTorch on
-    a few pairs (stored under "verification" in crossrank.json).
+    dynamic int8 quantization (per-channel, U8S8), a check of both graphs against PyTorch on
+    a few pairs (stored under "verification" in crossrank.json), and last the engine graphs: each
+    graph again with its attention core on crossrank's kernel (crossrank.engine_graph), checked
+    against the standard graph through the engine ("engine_graphs" in crossrank.json).
 
     activation / score_index override what is derived from the labels ("sigmoid" on the only
     logit for one-label models, "softmax" and label 1 for two-label models). NOTES are appended
@@ -821,7 +885,7 @@ def export_bundle(
             load_beir(eval_dir)  # a wrong folder fails now, not after the export's slow steps
     elif eval_dir is not None:
         raise ValueError("eval_dir needs fidelity=True (the fidelity report is what uses it)")
-    steps = _Progress((4 if verify else 3) + (2 if fidelity else 0), progress)
+    steps = _Progress((5 if verify else 4) + (2 if fidelity else 0), progress)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     umask = os.umask(0)
     os.umask(umask)
@@ -938,7 +1002,13 @@ def export_bundle(
                 from crossrank.fidelity import format_report
 
                 print(format_report(report), file=sys.stderr, flush=True)
-        manifest["checksums_sha256"] = {f: _sha256(tmp / f) for f in (FP32_FILE, INT8_FILE, TOKENIZER_FILE)}
+        with steps.step("engine_graphs", "engine graphs (attention core on crossrank's kernel)"):
+            engine = _engine_graphs(tmp)
+        manifest["engine_graphs"] = engine
+        manifest["engine_files"] = {p: e["file"] for p, e in engine.items() if e.get("file")}
+        manifest["timings_s"] = steps.timings
+        manifest["checksums_sha256"] = {f: _sha256(tmp / f) for f in (FP32_FILE, INT8_FILE, TOKENIZER_FILE,
+                                                                      *manifest["engine_files"].values())}
         _write_manifest(tmp, manifest)
         _install(tmp, out_dir)
     except BaseException:

@@ -348,7 +348,8 @@ def make_scorer(bundle: str | Path, model_file: str | Path | None = None, *, pre
     from crossrank.reranker import Reranker
 
     b = Bundle.load(bundle)
-    b = dataclasses.replace(b, model_files={**b.model_files, precision: path},
+    # Exactly MODEL_FILE: the standard graph, not the engine graph the bundle may also list.
+    b = dataclasses.replace(b, model_files={**b.model_files, precision: path}, engine_files={},
                             default_precision=precision)
     activation = "none" if b.activation != "softmax" else "softmax"
     return _EngineScorer(Reranker(b, precision=precision, activation=activation, threads=threads))

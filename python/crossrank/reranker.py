@@ -110,7 +110,7 @@ class Reranker:
 
         _onnxruntime.ensure_loaded()
         self.tokenizer = Tokenizer.from_file(self.bundle.tokenizer_file)
-        self._session = _native.OnnxSession(str(self.bundle.model_file(self.precision)),
+        self._session = _native.OnnxSession(str(self.bundle.runtime_model_file(self.precision)),
                                             self.threads // self.concurrent_batches)
         self._engine = _native.Engine(self.tokenizer.native, self._session, self.max_length, truncation,
                                       max_padded_tokens, max_batch_size, batch_overhead_tokens,

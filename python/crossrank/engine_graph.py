@@ -1,0 +1,119 @@
+"""Engine graphs: a bundle's ONNX graphs with the attention core moved onto crossrank's kernel.
+
+ONNX Runtime runs a BERT layer's attention as one (Q)Attention node: the QKV projection and the
+attention core together. Its CPU core (two small single-precision GEMMs per head around a softmax)
+took ~30 % of int8 time on MiniLM pairs. An engine graph replaces each such node by
+
+- the same projection as ordinary operators: ``MatMulInteger`` with its scales and bias for
+  ``QAttention`` (ONNX Runtime then fuses it into ``DynamicQuantizeMatMul`` like every other int8
+  MatMul of the graph), ``MatMul`` + bias for fp32 ``Attention``;
+- ``ai.crossrank.SelfAttention`` on the packed projections (``csrc/core/attention_op.h``).
+
+Only crossrank's engine registers that operator, so a bundle keeps its standard graphs as well:
+the fidelity report, the quality gate and the other engines of the benchmark read those. The
+export checks that both graphs give the same scores before it lists an engine graph.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DOMAIN = "ai.crossrank"
+_MS = "com.microsoft"
+# Attributes that keep the plain semantics the kernel implements (bidirectional, no extras).
+_PLAIN_ATTRIBUTES = {"num_heads", "mask_filter_value", "unidirectional"}
+
+
+def _key_lengths_producers(graph) -> set[str]:
+    """Outputs that hold one key length per sequence: ReduceSum(mask, axes=[1], keepdims=0), the
+    mask index ONNX Runtime's optimizer builds for right-padded batches."""
+    from onnx import helper, numpy_helper
+
+    constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    out = set()
+    for node in graph.node:
+        if node.op_type != "ReduceSum" or node.domain not in ("", "ai.onnx"):
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        axes = list(attrs["axes"]) if "axes" in attrs else (
+            constants[node.input[1]].tolist() if len(node.input) > 1 and node.input[1] in constants else None)
+        if attrs.get("keepdims", 1) == 0 and axes in ([1], [-1]):
+            out.add(node.output[0])
+    return out
+
+
+def _is_plain(node, key_lengths: set[str]) -> bool:
+    from onnx import helper
+
+    if node.domain != _MS or node.op_type not in ("Attention", "QAttention"):
+        return False
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if set(attrs) - _PLAIN_ATTRIBUTES or attrs.get("unidirectional", 0) != 0:
+        return False
+    if attrs.get("mask_filter_value", -10000.0) > -10000.0:  # masked keys must get no weight
+        return False
+    mask_slot, last_slot = (3, 3) if node.op_type == "Attention" else (5, 7)
+    extras = [name for name in node.input[last_slot + 1:] if name]  # past state, attention bias, ...
+    return len(node.input) > mask_slot and node.input[mask_slot] in key_lengths and not extras
+
+
+def split_attention(model):
+    """Return (a copy of MODEL with every plain (Q)Attention node split, how many were split).
+
+    Nodes with other semantics (causal, past state, extra inputs, a raw 2-D mask) are left as they
+    are, so the result always computes what MODEL computes.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = model.graph
+    key_lengths = _key_lengths_producers(graph)
+    nodes, split = [], 0
+    for node in graph.node:
+        if not _is_plain(node, key_lengths):
+            nodes.append(node)
+            continue
+        split += 1
+        name = node.name or f"attention_{split}"
+        heads = next(helper.get_attribute_value(a) for a in node.attribute if a.name == "num_heads")
+        qkv = f"{name}/qkv"
+        if node.op_type == "QAttention":
+            x, weight, bias, x_scale, w_scale, mask = node.input[:6]
+            x_zero, w_zero = (list(node.input[6:8]) + ["", ""])[:2]
+            # The quantizer's own pattern for an int8 MatMul: ONNX Runtime fuses it, with the
+            # DynamicQuantizeLinear before it, into one DynamicQuantizeMatMul carrying the bias.
+            nodes += [
+                helper.make_node("Mul", [x_scale, w_scale], [f"{name}/scales"], name=f"{name}/scales"),
+                helper.make_node("MatMulInteger", [x, weight, x_zero, w_zero], [f"{name}/int32"],
+                                 name=f"{name}/matmul"),
+                helper.make_node("Cast", [f"{name}/int32"], [f"{name}/float"], name=f"{name}/cast",
+                                 to=TensorProto.FLOAT),
+                helper.make_node("Mul", [f"{name}/float", f"{name}/scales"], [f"{name}/product"],
+                                 name=f"{name}/dequantize"),
+                helper.make_node("Add", [bias, f"{name}/product"], [qkv], name=f"{name}/bias"),
+            ]
+        else:
+            x, weight, bias, mask = node.input[:4]
+            nodes += [
+                helper.make_node("MatMul", [x, weight], [f"{name}/product"], name=f"{name}/matmul"),
+                helper.make_node("Add", [bias, f"{name}/product"], [qkv], name=f"{name}/bias"),
+            ]
+        nodes.append(helper.make_node("SelfAttention", [qkv, mask], list(node.output[:1]), name=f"{name}/core",
+                                      domain=DOMAIN, num_heads=heads))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    if split and not any(o.domain == DOMAIN for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
+    return model, split
+
+
+def write_engine_graph(source: str | Path, target: str | Path) -> int:
+    """Write SOURCE's engine graph to TARGET; returns how many attention nodes were split (0:
+    nothing to gain, and nothing is written)."""
+    import onnx
+
+    model, split = split_attention(onnx.load(str(source)))
+    if split:
+        onnx.save(model, str(target))
+    return split

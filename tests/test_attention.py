@@ -1,0 +1,138 @@
+"""crossrank's attention kernel and the engine graphs that run it.
+
+The kernel is checked against a float64 NumPy reference on both its implementations; the engine
+graphs against the standard graphs they are derived from, through the engine, alone and in padded
+batches.
+"""
+
+import dataclasses
+
+import numpy as np
+import onnx
+import pytest
+
+from crossrank import Reranker, _native
+from crossrank.bundle import Bundle
+from crossrank.engine_graph import DOMAIN, split_attention
+
+
+def reference_attention(qkv: np.ndarray, lengths: np.ndarray, heads: int) -> np.ndarray:
+    batch, seq, packed = qkv.shape
+    hidden = packed // 3
+    size = hidden // heads
+    out = np.zeros((batch, seq, hidden))
+    x = qkv.astype(np.float64)
+    for b in range(batch):
+        n = lengths[b]
+        for h in range(heads):
+            cols = slice(h * size, (h + 1) * size)
+            q, k, v = x[b, :n, cols], x[b, :n, hidden:][:, cols], x[b, :n, 2 * hidden:][:, cols]
+            s = q @ k.T / np.sqrt(size)
+            p = np.exp(s - s.max(axis=1, keepdims=True))
+            out[b, :n, cols] = (p / p.sum(axis=1, keepdims=True)) @ v
+    return out
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["fastest", "portable"])
+@pytest.mark.parametrize("heads,size", [(12, 32), (4, 64), (3, 48), (2, 8)])
+@pytest.mark.parametrize("seq,lengths", [(1, [1]), (17, [17]), (70, [70, 33]), (129, [5, 129, 64])])
+def test_kernel_matches_softmax_attention(heads, size, seq, lengths, portable):
+    rng = np.random.default_rng(seq * heads)
+    qkv = rng.normal(scale=2.0, size=(len(lengths), seq, 3 * heads * size)).astype(np.float32)
+    lengths = np.array(lengths, dtype=np.int32)
+    out = _native.self_attention(qkv, lengths, heads, portable=portable)
+    np.testing.assert_allclose(out, reference_attention(qkv, lengths, heads), atol=2e-5, rtol=1e-4)
+    for b, n in enumerate(lengths):
+        assert not out[b, n:].any()  # padding rows are zeros, never stale memory
+
+
+def test_kernel_masks_padding_keys_exactly():
+    # Scores of padding keys must not leak into the real ones, whatever the padding holds.
+    rng = np.random.default_rng(1)
+    qkv = rng.normal(size=(1, 40, 3 * 384)).astype(np.float32)
+    noisy = qkv.copy()
+    noisy[:, 25:] = 1e4
+    base = _native.self_attention(qkv, np.array([25], np.int32), 12)
+    np.testing.assert_array_equal(_native.self_attention(noisy, np.array([25], np.int32), 12)[:, :25], base[:, :25])
+
+
+def test_kernel_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="3 \\* num_heads"):
+        _native.self_attention(np.zeros((1, 4, 10), np.float32), np.array([4], np.int32), 2)
+    with pytest.raises(ValueError, match="one length per sequence"):
+        _native.self_attention(np.zeros((2, 4, 12), np.float32), np.array([4], np.int32), 2)
+
+
+def test_kernel_name_says_which_implementation_runs():
+    assert _native.ATTENTION_KERNEL in ("avx512", "portable")
+
+
+def _ops(path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for node in onnx.load(str(path)).graph.node:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_split_replaces_every_attention_node(tiny_bundle, precision):
+    bundle = Bundle.load(tiny_bundle)
+    before = _ops(bundle.model_file(precision))
+    model, split = split_attention(onnx.load(str(bundle.model_file(precision))))
+    after: dict[str, int] = {}
+    for node in model.graph.node:
+        after[node.op_type] = after.get(node.op_type, 0) + 1
+    attention = before.get("Attention", 0) + before.get("QAttention", 0)
+    assert split == attention == after["SelfAttention"] == 2
+    assert "Attention" not in after and "QAttention" not in after
+    assert any(o.domain == DOMAIN for o in model.opset_import)
+
+
+def test_split_leaves_nodes_it_cannot_express(tiny_bundle):
+    # A causal (unidirectional) attention is not what the kernel computes: it must stay.
+    model = onnx.load(str(Bundle.load(tiny_bundle).model_file("fp32")))
+    first = next(n for n in model.graph.node if n.op_type == "Attention")
+    first.attribute.append(onnx.helper.make_attribute("unidirectional", 1))
+    _, split = split_attention(model)
+    assert split == 1
+
+
+def test_export_writes_checked_engine_graphs(tiny_bundle):
+    bundle = Bundle.load(tiny_bundle)
+    checks = bundle.manifest["engine_graphs"]
+    assert bundle.manifest["engine_files"] == {"fp32": "model.engine.onnx", "int8": "model.int8.engine.onnx"}
+    assert checks["fp32"]["max_abs_diff_vs_standard"] < 1e-4
+    int8 = checks["int8"]
+    assert int8["mean_abs_diff_vs_fp32"] <= 1.25 * int8["standard_mean_abs_diff_vs_fp32"] + 1e-4
+    assert 0 < int8["mean_abs_diff_vs_fp32"] <= int8["max_abs_diff_vs_fp32"]
+    for precision in ("fp32", "int8"):
+        assert bundle.runtime_model_file(precision) == tiny_bundle / bundle.manifest["engine_files"][precision]
+        assert _ops(bundle.runtime_model_file(precision))["SelfAttention"] == 2
+        # Without engine graphs the engine runs the standard ones.
+        plain = dataclasses.replace(bundle, engine_files={})
+        assert plain.runtime_model_file(precision) == bundle.model_file(precision)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+@pytest.mark.parametrize("max_batch_size", [1, 8])
+def test_engine_graph_scores_like_the_standard_graph(minilm_bundle, precision, max_batch_size):
+    # MiniLM's 32-wide heads run the AVX-512 kernel where the CPU has it (the tiny model's 16-wide
+    # heads the portable one); batches of 8 put padding into the graph.
+    from crossrank.export import VERIFICATION_PAIRS
+    from crossrank.fidelity import builtin_pools
+
+    bundle = Bundle.load(minilm_bundle)
+    if precision not in bundle.engine_files:
+        pytest.skip("a default model cached by an older crossrank has no engine graphs")
+    pairs = list(VERIFICATION_PAIRS) + [(p.query, d) for p in builtin_pools(2, 30) for d in p.docs]
+    standard = dataclasses.replace(bundle, engine_files={})
+    kw = dict(precision=precision, activation="none", max_batch_size=max_batch_size)
+    ours = np.array(Reranker(bundle, **kw).score_pairs(pairs))
+    theirs = np.array(Reranker(standard, **kw).score_pairs(pairs))
+    if precision == "fp32":
+        np.testing.assert_allclose(ours, theirs, atol=1e-5)
+    else:
+        # int8 rounding turns the kernels' ~1e-7 differences into int8-sized noise (export.py,
+        # _engine_graphs): the engine graph must be as close to fp32 on average as the standard one.
+        fp32 = np.array(Reranker(standard, precision="fp32", activation="none").score_pairs(pairs))
+        assert np.abs(ours - fp32).mean() <= 1.25 * np.abs(theirs - fp32).mean() + 1e-4
