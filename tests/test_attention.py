@@ -13,7 +13,7 @@ import pytest
 
 from crossrank import Reranker, _native
 from crossrank.bundle import Bundle
-from crossrank.engine_graph import DOMAIN, split_attention
+from crossrank.engine_graph import DOMAIN, make_engine_graph
 
 
 def reference_attention(qkv: np.ndarray, lengths: np.ndarray, heads: int) -> np.ndarray:
@@ -78,7 +78,7 @@ def _ops(path) -> dict[str, int]:
 def test_split_replaces_every_attention_node(tiny_bundle, precision):
     bundle = Bundle.load(tiny_bundle)
     before = _ops(bundle.model_file(precision))
-    model, split = split_attention(onnx.load(str(bundle.model_file(precision))))
+    model, split = make_engine_graph(onnx.load(str(bundle.model_file(precision))))
     after: dict[str, int] = {}
     for node in model.graph.node:
         after[node.op_type] = after.get(node.op_type, 0) + 1
@@ -93,7 +93,7 @@ def test_split_leaves_nodes_it_cannot_express(tiny_bundle):
     model = onnx.load(str(Bundle.load(tiny_bundle).model_file("fp32")))
     first = next(n for n in model.graph.node if n.op_type == "Attention")
     first.attribute.append(onnx.helper.make_attribute("unidirectional", 1))
-    _, split = split_attention(model)
+    _, split = make_engine_graph(model)
     assert split == 1
 
 
@@ -136,3 +136,16 @@ def test_engine_graph_scores_like_the_standard_graph(minilm_bundle, precision, m
         # _engine_graphs): the engine graph must be as close to fp32 on average as the standard one.
         fp32 = np.array(Reranker(standard, precision="fp32", activation="none").score_pairs(pairs))
         assert np.abs(ours - fp32).mean() <= 1.25 * np.abs(theirs - fp32).mean() + 1e-4
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["fastest", "portable"])
+def test_gelu_matches_the_erf_form(portable):
+    from scipy.special import erf
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(scale=3.0, size=4099), [0.0, -0.0, 40.0, -40.0, 1e-30, -6.0, 3e38, -3e38]])
+    x = x.astype(np.float32).reshape(1, -1)  # 4107 values: the vector kernel's masked tail runs too
+    exact = 0.5 * x.astype(np.float64) * (1 + erf(x.astype(np.float64) / np.sqrt(2)))
+    out = _native.gelu(x, portable=portable)
+    assert out.shape == x.shape
+    np.testing.assert_allclose(out, exact, atol=2e-6, rtol=1e-6)

@@ -6,5 +6,5 @@ PYBIND11_MODULE(_native, m) {
   register_tokenizer(m);
   crossrank::bindings::register_session(m);
   crossrank::bindings::register_engine(m);
-  crossrank::bindings::register_attention(m);
+  crossrank::bindings::register_kernels(m);
 }

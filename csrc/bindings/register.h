@@ -8,7 +8,7 @@ namespace crossrank::bindings {
 void register_runtime(pybind11::module_& m);
 void register_session(pybind11::module_& m);
 void register_engine(pybind11::module_& m);
-void register_attention(pybind11::module_& m);
+void register_kernels(pybind11::module_& m);
 
 }  // namespace crossrank::bindings
 

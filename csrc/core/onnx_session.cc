@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "core/attention_op.h"
+#include "core/custom_ops.h"
 #include "core/onnx_runtime.h"
 
 namespace crossrank {

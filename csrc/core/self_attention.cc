@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/cpu_features.h"
 #include "core/self_attention_avx512.h"
 
 namespace crossrank {
@@ -44,7 +45,7 @@ void self_attention_unit_portable(const AttentionShape& shape, const float* qkv,
   }
 }
 
-const char* attention_kernel_name() { return avx512::supported() ? "avx512" : "portable"; }
+const char* attention_kernel_name() { return avx512_available() ? "avx512" : "portable"; }
 
 size_t attention_scratch_floats(const AttentionShape& shape) {
   return std::max(avx512::scratch_floats(shape), static_cast<size_t>(std::max<int64_t>(shape.sequence, 1)));
@@ -52,8 +53,7 @@ size_t attention_scratch_floats(const AttentionShape& shape) {
 
 void self_attention_unit(const AttentionShape& shape, const float* qkv, const int32_t* key_lengths, int64_t unit,
                          float* out, float* scratch) {
-  static const bool fast = avx512::supported();
-  if (fast && avx512::handles(shape)) {
+  if (avx512_available() && avx512::handles(shape)) {
     avx512::attend(shape, qkv, key_lengths, unit, out, scratch);
   } else {
     self_attention_unit_portable(shape, qkv, key_lengths, unit, out, scratch);

@@ -3,13 +3,13 @@
 // This file is compiled with AVX-512 enabled. It instantiates no standard-library templates:
 // their copies are shared across the program, and the linker could keep this file's AVX-512 one
 // for callers on CPUs without it.
-#if defined(CROSSRANK_AVX512_KERNEL)
+#if defined(CROSSRANK_AVX512)
 #include <immintrin.h>
 #endif
 
 namespace crossrank::avx512 {
 
-#if defined(CROSSRANK_AVX512_KERNEL)
+#if defined(CROSSRANK_AVX512)
 namespace {
 
 constexpr int64_t kLanes = 16;
@@ -174,8 +174,6 @@ void attend_heads(const AttentionShape& shape, const float* qkv, const int32_t* 
 
 }  // namespace
 
-bool supported() { return __builtin_cpu_supports("avx512f"); }
-
 bool handles(const AttentionShape& shape) { return shape.head_size == 32 || shape.head_size == 64; }
 
 size_t scratch_floats(const AttentionShape& shape) {
@@ -193,7 +191,6 @@ void attend(const AttentionShape& shape, const float* qkv, const int32_t* key_le
 
 #else  // built without the kernel (not x86-64, or a compiler without AVX-512 support)
 
-bool supported() { return false; }
 bool handles(const AttentionShape&) { return false; }
 size_t scratch_floats(const AttentionShape&) { return 0; }
 void attend(const AttentionShape&, const float*, const int32_t*, int64_t, float*, float*) {}

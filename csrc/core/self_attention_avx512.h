@@ -1,5 +1,5 @@
 // The attention core for CPUs with AVX-512F: 16-wide FMAs, register-blocked, e^x in vector form.
-// Compiled with AVX-512 enabled for this file only; callers check supported() before using it.
+// Compiled with AVX-512 enabled for this file only; callers check avx512_available() first.
 #pragma once
 
 #include <cstddef>
@@ -9,8 +9,6 @@
 
 namespace crossrank::avx512 {
 
-// Whether this build has the kernel and this CPU can run it.
-bool supported();
 // Whether the kernel covers this shape (head sizes 32 and 64: MiniLM, BERT-base and -large).
 bool handles(const AttentionShape& shape);
 size_t scratch_floats(const AttentionShape& shape);

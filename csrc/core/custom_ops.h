@@ -1,10 +1,11 @@
-// crossrank's ONNX Runtime operators, domain "ai.crossrank".
+// crossrank's ONNX Runtime operators, domain "ai.crossrank". The exporter's engine graphs
+// (python/crossrank/engine_graph.py) use them where ONNX Runtime's CPU kernels were measured slow.
 //
 // SelfAttention(qkv: float [batch, sequence, 3 * hidden], key_lengths: int32 [batch])
 //   -> float [batch, sequence, hidden]; attribute num_heads.
-// The attention core of a BERT layer (self_attention.h). The exporter's engine graphs
-// (python/crossrank/engine_graph.py) split ONNX Runtime's (Q)Attention into the QKV projection,
-// which ONNX Runtime runs as an ordinary (int8) MatMul, and this operator.
+//   The attention core of a BERT layer (self_attention.h): engine graphs split ONNX Runtime's
+//   (Q)Attention into the QKV projection, run as an ordinary (int8) MatMul, and this operator.
+// Gelu(x: float, any shape) -> float, same shape: the erf GELU (gelu.h), for com.microsoft.Gelu.
 #pragma once
 
 #include <onnxruntime_cxx_api.h>

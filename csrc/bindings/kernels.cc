@@ -4,15 +4,16 @@
 #include <vector>
 
 #include "bindings/register.h"
+#include "core/gelu.h"
 #include "core/self_attention.h"
 
 namespace py = pybind11;
 
 namespace crossrank::bindings {
 
-// The attention kernel on its own, for tests against a NumPy reference; graphs reach it through
-// the ai.crossrank.SelfAttention operator instead.
-void register_attention(py::module_& m) {
+// crossrank's kernels on their own, for tests against NumPy references; graphs reach them through
+// the ai.crossrank operators instead (core/custom_ops.h).
+void register_kernels(py::module_& m) {
   m.def(
       "self_attention",
       [](py::array_t<float, py::array::c_style | py::array::forcecast> qkv,
@@ -45,6 +46,21 @@ void register_attention(py::module_& m) {
       py::arg("qkv"), py::arg("key_lengths"), py::arg("num_heads"), py::arg("portable") = false,
       "softmax(Q·Kᵀ/√d)·V per head over packed projections; rows past a sequence's length are zeros.\n"
       "portable=True runs the plain-loop fallback instead of the CPU's fastest kernel.");
+  m.def(
+      "gelu",
+      [](py::array_t<float, py::array::c_style | py::array::forcecast> x, bool portable) {
+        py::array_t<float> out(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+        const float* in = x.data();
+        float* result = out.mutable_data();
+        const int64_t count = x.size();
+        {
+          py::gil_scoped_release release;
+          (portable ? gelu_portable : gelu)(in, result, count);
+        }
+        return out;
+      },
+      py::arg("x"), py::arg("portable") = false,
+      "x·Φ(x), the erf GELU; portable=True runs the plain-loop fallback.");
   m.attr("ATTENTION_KERNEL") = attention_kernel_name();
 }
 

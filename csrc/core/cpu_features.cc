@@ -1,0 +1,14 @@
+#include "core/cpu_features.h"
+
+namespace crossrank {
+
+bool avx512_available() {
+#if defined(CROSSRANK_AVX512)
+  static const bool available = __builtin_cpu_supports("avx512f");
+  return available;
+#else
+  return false;
+#endif
+}
+
+}  // namespace crossrank
