@@ -85,6 +85,10 @@ def test_split_replaces_every_attention_node(tiny_bundle, precision):
     attention = before.get("Attention", 0) + before.get("QAttention", 0)
     assert split == attention == after["SelfAttention"] == 2
     assert "Attention" not in after and "QAttention" not in after
+    assert after["Gelu"] == before["Gelu"] == 2  # now crossrank's
+    # Both residual Add + LayerNorm pairs of each layer fused; the embeddings' LayerNorm (its Add
+    # broadcasts the position embeddings) stays.
+    assert after["AddLayerNorm"] == 4 and after["LayerNormalization"] == before["LayerNormalization"] - 4 == 1
     assert any(o.domain == DOMAIN for o in model.opset_import)
 
 
@@ -149,3 +153,17 @@ def test_gelu_matches_the_erf_form(portable):
     out = _native.gelu(x, portable=portable)
     assert out.shape == x.shape
     np.testing.assert_allclose(out, exact, atol=2e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["fastest", "portable"])
+@pytest.mark.parametrize("width", [384, 40])
+def test_add_layer_norm_matches_numpy(width, portable):
+    rng = np.random.default_rng(width)
+    x, residual = (rng.normal(loc=3.0, scale=2.0, size=(37, width)).astype(np.float32) for _ in range(2))
+    gamma, beta = (rng.normal(size=width).astype(np.float32) for _ in range(2))
+    s = x.astype(np.float64) + residual
+    expected = (s - s.mean(1, keepdims=True)) / np.sqrt(s.var(1, keepdims=True) + 1e-12) * gamma + beta
+    out = _native.add_layer_norm(x, residual, gamma, beta, 1e-12, portable=portable)
+    np.testing.assert_allclose(out, expected, atol=2e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="gamma and beta"):
+        _native.add_layer_norm(x, residual, gamma[:-1], beta, 1e-12)

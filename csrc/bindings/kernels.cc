@@ -5,6 +5,7 @@
 
 #include "bindings/register.h"
 #include "core/gelu.h"
+#include "core/layer_norm.h"
 #include "core/self_attention.h"
 
 namespace py = pybind11;
@@ -61,6 +62,28 @@ void register_kernels(py::module_& m) {
       },
       py::arg("x"), py::arg("portable") = false,
       "x·Φ(x), the erf GELU; portable=True runs the plain-loop fallback.");
+  m.def(
+      "add_layer_norm",
+      [](py::array_t<float, py::array::c_style | py::array::forcecast> x,
+         py::array_t<float, py::array::c_style | py::array::forcecast> residual,
+         py::array_t<float, py::array::c_style | py::array::forcecast> gamma,
+         py::array_t<float, py::array::c_style | py::array::forcecast> beta, float epsilon, bool portable) {
+        if (x.ndim() != 2 || residual.ndim() != 2 || x.shape(0) != residual.shape(0) ||
+            x.shape(1) != residual.shape(1) || gamma.size() != x.shape(1) || beta.size() != x.shape(1)) {
+          throw std::invalid_argument("x and residual must be [rows, width], gamma and beta [width]");
+        }
+        const LayerNormShape shape{x.shape(0), x.shape(1)};
+        py::array_t<float> out({shape.rows, shape.width});
+        const float *a = x.data(), *b = residual.data(), *g = gamma.data(), *h = beta.data();
+        float* result = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          (portable ? add_layer_norm_portable : add_layer_norm)(shape, a, b, g, h, epsilon, result, 0, shape.rows);
+        }
+        return out;
+      },
+      py::arg("x"), py::arg("residual"), py::arg("gamma"), py::arg("beta"), py::arg("epsilon"),
+      py::arg("portable") = false, "LayerNormalization(x + residual) over rows; portable=True: the fallback.");
   m.attr("ATTENTION_KERNEL") = attention_kernel_name();
 }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/gelu.h"
+#include "core/layer_norm.h"
 #include "core/self_attention.h"
 
 namespace crossrank {
@@ -117,6 +118,72 @@ struct GeluOp : Ort::CustomOpBase<GeluOp, GeluKernel, /*WithStatus=*/true> {
   ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
 };
 
+struct LayerNormWork {
+  LayerNormShape shape;
+  const float* x;
+  const float* residual;
+  const float* gamma;
+  const float* beta;
+  float epsilon;
+  float* out;
+};
+
+constexpr int64_t kLayerNormRows = 64;  // rows per task when ONNX Runtime runs several threads
+
+void run_layer_norm_rows(void* data, size_t chunk) {
+  const LayerNormWork& w = *static_cast<const LayerNormWork*>(data);
+  const int64_t first = static_cast<int64_t>(chunk) * kLayerNormRows;
+  const int64_t last = first + kLayerNormRows < w.shape.rows ? first + kLayerNormRows : w.shape.rows;
+  add_layer_norm(w.shape, w.x, w.residual, w.gamma, w.beta, w.epsilon, w.out, first, last);
+}
+
+struct AddLayerNormKernel {
+  float epsilon;
+
+  OrtStatusPtr ComputeV2(OrtKernelContext* raw_context) {
+    try {
+      Ort::KernelContext context(raw_context);
+      const Ort::ConstValue x = context.GetInput(0), residual = context.GetInput(1);
+      const Ort::ConstValue gamma = context.GetInput(2), beta = context.GetInput(3);
+      const auto info = x.GetTensorTypeAndShapeInfo();
+      const std::vector<int64_t> dims = info.GetShape();
+      const int64_t width = dims.empty() ? 0 : dims.back();
+      if (dims.empty() || residual.GetTensorTypeAndShapeInfo().GetShape() != dims ||
+          gamma.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(width) ||
+          beta.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(width)) {
+        return Ort::Status("AddLayerNorm: x and residual must share a shape, gamma and beta match its last axis",
+                           ORT_INVALID_ARGUMENT).release();
+      }
+      const int64_t count = static_cast<int64_t>(info.GetElementCount());
+      Ort::UnownedValue y = context.GetOutput(0, dims);
+      LayerNormWork work{{width ? count / width : 0, width}, x.GetTensorData<float>(),
+                         residual.GetTensorData<float>(), gamma.GetTensorData<float>(),
+                         beta.GetTensorData<float>(), epsilon, y.GetTensorMutableData<float>()};
+      const size_t chunks = static_cast<size_t>((work.shape.rows + kLayerNormRows - 1) / kLayerNormRows);
+      if (chunks > 0) context.ParallelFor(run_layer_norm_rows, chunks, 0, &work);
+      return nullptr;
+    } catch (const std::exception& e) {
+      return Ort::Status(e).release();
+    }
+  }
+};
+
+struct AddLayerNormOp : Ort::CustomOpBase<AddLayerNormOp, AddLayerNormKernel, /*WithStatus=*/true> {
+  OrtStatusPtr CreateKernelV2(const OrtApi& /*api*/, const OrtKernelInfo* info, void** kernel) const {
+    try {
+      *kernel = new AddLayerNormKernel{Ort::ConstKernelInfo(info).GetAttribute<float>("epsilon")};
+      return nullptr;
+    } catch (const std::exception& e) {
+      return Ort::Status(e).release();
+    }
+  }
+  const char* GetName() const { return "AddLayerNorm"; }
+  size_t GetInputTypeCount() const { return 4; }
+  ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+  size_t GetOutputTypeCount() const { return 1; }
+  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+};
+
 }  // namespace
 
 void add_crossrank_ops(Ort::SessionOptions& options) {
@@ -125,6 +192,7 @@ void add_crossrank_ops(Ort::SessionOptions& options) {
     auto* d = new Ort::CustomOpDomain(kOpDomain);
     d->Add(new SelfAttentionOp());
     d->Add(new GeluOp());
+    d->Add(new AddLayerNormOp());
     return d;
   }();
   options.Add(*domain);

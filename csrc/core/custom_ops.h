@@ -6,6 +6,9 @@
 //   The attention core of a BERT layer (self_attention.h): engine graphs split ONNX Runtime's
 //   (Q)Attention into the QKV projection, run as an ordinary (int8) MatMul, and this operator.
 // Gelu(x: float, any shape) -> float, same shape: the erf GELU (gelu.h), for com.microsoft.Gelu.
+// AddLayerNorm(x, residual: float [..., width], gamma, beta: float [width]) -> float [..., width];
+//   attribute epsilon. LayerNormalization(x + residual) over the last axis (layer_norm.h), for
+//   an Add feeding only a LayerNormalization.
 #pragma once
 
 #include <onnxruntime_cxx_api.h>

@@ -9,7 +9,8 @@ took ~30 % of int8 time on MiniLM pairs. An engine graph replaces each such node
   MatMul of the graph), ``MatMul`` + bias for fp32 ``Attention``;
 - ``ai.crossrank.SelfAttention`` on the packed projections (``csrc/core/custom_ops.h``).
 
-and each ``com.microsoft.Gelu`` (erf GELU) by ``ai.crossrank.Gelu``, about twice as fast.
+and each ``com.microsoft.Gelu`` (erf GELU) by ``ai.crossrank.Gelu``, about twice as fast, and
+each residual ``Add`` + ``LayerNormalization`` by ``ai.crossrank.AddLayerNorm``, one pass over rows.
 
 Only crossrank's engine registers that operator, so a bundle keeps its standard graphs as well:
 the fidelity report, the quality gate and the other engines of the benchmark read those. The
@@ -57,6 +58,47 @@ def _is_plain(node, key_lengths: set[str]) -> bool:
     mask_slot, last_slot = (3, 3) if node.op_type == "Attention" else (5, 7)
     extras = [name for name in node.input[last_slot + 1:] if name]  # past state, attention bias, ...
     return len(node.input) > mask_slot and node.input[mask_slot] in key_lengths and not extras
+
+
+def _fuse_residual_layer_norms(graph, nodes: list) -> list:
+    """Replace Add + LayerNormalization over the last axis by AddLayerNorm where the Add sums the
+    residual stream (one input comes out of a LayerNormalization) with a tensor of its shape and
+    feeds nothing but that LayerNormalization. Other Adds may broadcast (e.g. the position
+    embeddings): they stay."""
+    from onnx import helper
+
+    consumers: dict[str, list] = {}
+    for node in nodes:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    graph_outputs = {o.name for o in graph.output}
+    stream = {n.output[0] for n in nodes if n.op_type == "LayerNormalization" and n.domain in ("", "ai.onnx")}
+    fused: dict[str, object] = {}  # LayerNormalization name -> its Add
+    for node in nodes:
+        if node.op_type != "Add" or node.domain not in ("", "ai.onnx") or len(node.input) != 2:
+            continue
+        users = consumers.get(node.output[0], [])
+        if len(users) != 1 or node.output[0] in graph_outputs or not stream & set(node.input):
+            continue
+        norm = users[0]
+        attrs = {a.name: helper.get_attribute_value(a) for a in norm.attribute}
+        if (norm.op_type == "LayerNormalization" and norm.domain in ("", "ai.onnx") and len(norm.input) == 3
+                and norm.input[0] == node.output[0] and attrs.get("axis", -1) == -1
+                and not [o for o in norm.output[1:] if o]):
+            fused[norm.name or norm.output[0]] = node
+    adds = {id(add) for add in fused.values()}
+    out = []
+    for node in nodes:
+        if id(node) in adds:
+            continue
+        add = fused.get(node.name or node.output[0]) if node.op_type == "LayerNormalization" else None
+        if add is None:
+            out.append(node)
+            continue
+        epsilon = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "epsilon"), 1e-5)
+        out.append(helper.make_node("AddLayerNorm", [*add.input, node.input[1], node.input[2]], [node.output[0]],
+                                    name=node.name, domain=DOMAIN, epsilon=float(epsilon)))
+    return out
 
 
 def make_engine_graph(model):
@@ -107,6 +149,7 @@ def make_engine_graph(model):
             ]
         nodes.append(helper.make_node("SelfAttention", [qkv, mask], list(node.output[:1]), name=f"{name}/core",
                                       domain=DOMAIN, num_heads=heads))
+    nodes = _fuse_residual_layer_norms(graph, nodes)
     del graph.node[:]
     graph.node.extend(nodes)
     if any(n.domain == DOMAIN for n in graph.node) and not any(o.domain == DOMAIN for o in model.opset_import):
