@@ -10,6 +10,17 @@
 namespace crossrank {
 namespace {
 
+// Runs BODY (which returns nullptr or an error status), turning a C++ exception into the status
+// ONNX Runtime expects from a kernel: exceptions must not cross its C API.
+template <typename Body>
+OrtStatusPtr guarded(Body&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return Ort::Status(e).release();
+  }
+}
+
 struct AttentionWork {
   AttentionShape shape;
   const float* qkv;
@@ -29,7 +40,7 @@ struct SelfAttentionKernel {
   int64_t heads;
 
   OrtStatusPtr ComputeV2(OrtKernelContext* raw_context) {
-    try {
+    return guarded([&]() -> OrtStatusPtr {
       Ort::KernelContext context(raw_context);
       const Ort::ConstValue qkv = context.GetInput(0);
       const Ort::ConstValue lengths = context.GetInput(1);
@@ -47,22 +58,18 @@ struct SelfAttentionKernel {
       AttentionWork work{shape, qkv.GetTensorData<float>(), lengths.GetTensorData<int32_t>(), out.GetTensorMutableData<float>()};
       if (shape.units() > 0) context.ParallelFor(run_attention_unit, static_cast<size_t>(shape.units()), 0, &work);
       return nullptr;
-    } catch (const std::exception& e) {
-      return Ort::Status(e).release();
-    }
+    });
   }
 };
 
 struct SelfAttentionOp : Ort::CustomOpBase<SelfAttentionOp, SelfAttentionKernel, /*WithStatus=*/true> {
   OrtStatusPtr CreateKernelV2(const OrtApi& /*api*/, const OrtKernelInfo* info, void** kernel) const {
-    try {
+    return guarded([&]() -> OrtStatusPtr {
       const int64_t heads = Ort::ConstKernelInfo(info).GetAttribute<int64_t>("num_heads");
       if (heads <= 0) return Ort::Status("SelfAttention: num_heads must be positive", ORT_INVALID_ARGUMENT).release();
       *kernel = new SelfAttentionKernel{heads};
       return nullptr;
-    } catch (const std::exception& e) {
-      return Ort::Status(e).release();
-    }
+    });
   }
   const char* GetName() const { return "SelfAttention"; }
   size_t GetInputTypeCount() const { return 2; }
@@ -90,7 +97,7 @@ void run_gelu_chunk(void* data, size_t chunk) {
 
 struct GeluKernel {
   OrtStatusPtr ComputeV2(OrtKernelContext* raw_context) {
-    try {
+    return guarded([&]() -> OrtStatusPtr {
       Ort::KernelContext context(raw_context);
       const Ort::ConstValue x = context.GetInput(0);
       const auto info = x.GetTensorTypeAndShapeInfo();
@@ -100,9 +107,7 @@ struct GeluKernel {
       const size_t chunks = static_cast<size_t>((work.count + kGeluChunk - 1) / kGeluChunk);
       if (chunks > 0) context.ParallelFor(run_gelu_chunk, chunks, 0, &work);
       return nullptr;
-    } catch (const std::exception& e) {
-      return Ort::Status(e).release();
-    }
+    });
   }
 };
 
@@ -141,7 +146,7 @@ struct AddLayerNormKernel {
   float epsilon;
 
   OrtStatusPtr ComputeV2(OrtKernelContext* raw_context) {
-    try {
+    return guarded([&]() -> OrtStatusPtr {
       Ort::KernelContext context(raw_context);
       const Ort::ConstValue x = context.GetInput(0), residual = context.GetInput(1);
       const Ort::ConstValue gamma = context.GetInput(2), beta = context.GetInput(3);
@@ -162,20 +167,16 @@ struct AddLayerNormKernel {
       const size_t chunks = static_cast<size_t>((work.shape.rows + kLayerNormRows - 1) / kLayerNormRows);
       if (chunks > 0) context.ParallelFor(run_layer_norm_rows, chunks, 0, &work);
       return nullptr;
-    } catch (const std::exception& e) {
-      return Ort::Status(e).release();
-    }
+    });
   }
 };
 
 struct AddLayerNormOp : Ort::CustomOpBase<AddLayerNormOp, AddLayerNormKernel, /*WithStatus=*/true> {
   OrtStatusPtr CreateKernelV2(const OrtApi& /*api*/, const OrtKernelInfo* info, void** kernel) const {
-    try {
+    return guarded([&]() -> OrtStatusPtr {
       *kernel = new AddLayerNormKernel{Ort::ConstKernelInfo(info).GetAttribute<float>("epsilon")};
       return nullptr;
-    } catch (const std::exception& e) {
-      return Ort::Status(e).release();
-    }
+    });
   }
   const char* GetName() const { return "AddLayerNorm"; }
   size_t GetInputTypeCount() const { return 4; }
