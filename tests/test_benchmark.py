@@ -53,9 +53,20 @@ def test_run_interleaves_engines_and_rotates_their_order(tiny_bundle, monkeypatc
 
     for name in ("ort-naive-int8", "ort-naive-fp32", "crossrank-fp32"):
         monkeypatch.setitem(benchmark.ENGINES, name, fake(name))
+    class Probe:  # the GEMM ceiling is measured once per repetition, between the engines' calls
+        rates = iter([100.0, 300.0, 200.0, 50.0, 70.0, 60.0])
+
+        def measure(self):
+            calls.append(("gemm", 0))
+            return next(self.rates)
+
     monkeypatch.setattr(benchmark, "_SETTLE_S", 0.0)
     rows = benchmark.run(Bundle.load(tiny_bundle), ["ort-naive-int8", "ort-naive-fp32", "crossrank-fp32"],
-                         [2, 3], "q", ["a b", "c", "d e f"], repeats=3, log=lambda line: None)
+                         [2, 3], "q", ["a b", "c", "d e f"], repeats=3, gemm=Probe(), log=lambda line: None)
+    assert [r.gemm_gops for r in rows] == [200.0] * 3 + [60.0] * 3  # each pool's median rate
+    assert all(r.gemm_fraction == pytest.approx(r.useful_gops / r.gemm_gops) for r in rows)
+    assert [i for i, (name, _) in enumerate(calls) if name == "gemm"] == [6, 10, 14, 18, 22, 26]
+    calls[:] = [c for c in calls if c[0] != "gemm"]
     warmups, timed = calls[:3], calls[3:]
     assert warmups == [("ort-naive-int8", 2), ("ort-naive-fp32", 2), ("crossrank-fp32", 2)]
     names = [name for name, _ in timed]

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from crossrank import peers
 from crossrank.bundle import Bundle
+from crossrank.gemm_rate import Int8GemmProbe
 
 ScoreFn = Callable[[str, list[str]], object]
 PaddingFn = Callable[[list[int]], "float | None"]
@@ -47,7 +48,8 @@ class Measurement:
     real_tokens: int = 0
     tokens_per_s: float = 0.0
     useful_gops: float = 0.0  # useful giga-operations per second at the median latency
-    gemm_fraction: float | None = None  # useful_gops / the machine's measured int8 GEMM rate
+    gemm_fraction: float | None = None  # useful_gops / gemm_gops
+    gemm_gops: float | None = None  # the machine's int8 GEMM rate, measured while this pool was timed
     model_mb: float | None = None  # resident memory the engine added when it loaded and warmed up
     scoring_mb: float | None = None  # peak resident memory a call added on top of what was resident
 
@@ -205,7 +207,7 @@ _SETTLE_S = 0.05
 
 
 def run(bundle: Bundle, engines: Sequence[str], pools: Sequence[int], query: str, docs: Sequence[str], *,
-        repeats: int = 3, threads: int | None = None, gemm_gops: float | None = None,
+        repeats: int = 3, threads: int | None = None, gemm: Int8GemmProbe | None = None,
         log: Callable[[str], None] = print) -> list[Measurement]:
     """Time every engine at every pool size on QUERY and the first POOL of DOCS; one row per pair.
 
@@ -213,8 +215,9 @@ def run(bundle: Bundle, engines: Sequence[str], pools: Sequence[int], query: str
     engine once, in an order rotated by one per repetition. A machine whose speed drifts (shared
     cores, turbo) then slows every engine alike, so the ratios between engines hold even when the
     absolute latencies move. Engines whose package is missing or that cannot load the model are
-    skipped with the reason logged. GEMM_GOPS, the machine's int8 GEMM rate, fills each row's
-    ``gemm_fraction``.
+    skipped with the reason logged. GEMM, a probe of the machine's int8 GEMM rate, is measured
+    once per repetition alongside the engines; each row's ``gemm_fraction`` is set against the
+    median rate measured while its pool was timed.
     """
     from crossrank._system import physical_core_count
 
@@ -247,9 +250,13 @@ def run(bundle: Bundle, engines: Sequence[str], pools: Sequence[int], query: str
     results = []
     for pool in pools:
         times: dict[str, list[float]] = {name: [] for name in loaded}
+        rates: list[float] = []
         scoring_mb: dict[str, float | None] = dict.fromkeys(loaded)
         order = list(loaded)
+        started = time.perf_counter()
         for repeat in range(repeats):
+            if repeat:  # a pool of 1000 takes minutes per repetition over all engines: show progress
+                log(f"pool {pool}: repetition {repeat + 1}/{repeats} ({time.perf_counter() - started:.0f} s so far)")
             shift = repeat % len(order) if order else 0
             for name in order[shift:] + order[:shift]:
                 time.sleep(_SETTLE_S)
@@ -261,6 +268,13 @@ def run(bundle: Bundle, engines: Sequence[str], pools: Sequence[int], query: str
                 peak = _rss_mb("VmHWM")
                 if resident is not None and peak is not None:
                     scoring_mb[name] = max(scoring_mb[name] or 0.0, peak - resident)
+            if gemm is not None:
+                time.sleep(_SETTLE_S)
+                rates.append(gemm.measure())
+        gemm_gops = statistics.median(rates) if rates else None
+        if gemm_gops:
+            log(f"pool {pool}: int8 GEMM rate {gemm_gops:.0f} GOP/s (median of {len(rates)}, measured between "
+                "the engines' calls)")
         real = sum(lengths[:pool])
         ops = shape.operations(lengths[:pool])
         for name in order:
@@ -268,7 +282,8 @@ def run(bundle: Bundle, engines: Sequence[str], pools: Sequence[int], query: str
             gops = ops / median / 1e9
             row = Measurement(name, pool, median, min(times[name]), max(times[name]), pool / median,
                               loaded[name][1](lengths[:pool]), real, real / median, gops,
-                              gops / gemm_gops if gemm_gops else None, model_mb[name], scoring_mb[name])
+                              gops / gemm_gops if gemm_gops else None, gemm_gops, model_mb[name],
+                              scoring_mb[name])
             log(f"{name:>16}  pool {pool:>5}  median {median * 1e3:9.1f} ms  {row.pairs_per_s:8.1f} pairs/s"
                 f"  padding {_percent(row.padding_fraction):>6}  {gops:6.1f} GOP/s"
                 + (f" ({row.gemm_fraction:5.1%} of int8 GEMM)" if gemm_gops else ""))
@@ -296,7 +311,7 @@ def speedups(results: Sequence[Measurement], engine: str = "crossrank-int8") -> 
     return out
 
 
-def format_table(results: Sequence[Measurement], gemm_gops: float | None = None) -> str:
+def format_table(results: Sequence[Measurement]) -> str:
     """The terminal table: one line per engine and pool, then crossrank-int8's speedups."""
     lines = [f"{'engine':<16} {'pool':>5} {'median ms':>10} {'min ms':>9} {'max ms':>9} {'pairs/s':>8} "
              f"{'tokens/s':>9} {'padding':>8} {'GOP/s':>7} {'% GEMM':>7} {'model MB':>9} {'call MB':>8}"]
@@ -307,8 +322,10 @@ def format_table(results: Sequence[Measurement], gemm_gops: float | None = None)
                      f"{r.max_s * 1e3:>9.1f} {r.pairs_per_s:>8.1f} {r.tokens_per_s:>9.0f} "
                      f"{_percent(r.padding_fraction):>8} {r.useful_gops:>7.1f} {_percent(r.gemm_fraction):>7} "
                      f"{model:>9} {call:>8}")
-    if gemm_gops:
-        lines.append(f"int8 GEMM rate (ONNX Runtime MatMulInteger, same threads): {gemm_gops:.0f} GOP/s")
+    rates = {r.pool: r.gemm_gops for r in results if r.gemm_gops}
+    if rates:
+        lines.append("int8 GEMM rate (ONNX Runtime MatMulInteger, same threads) while each pool was timed: "
+                     + ", ".join(f"pool {pool} {rate:.0f}" for pool, rate in rates.items()) + " GOP/s")
     for s in speedups(results):
         parts = [f"crossrank-int8 at pool {s['pool']}:"]
         if s["vs_st_torch"]:
