@@ -22,6 +22,7 @@ import os
 import platform
 import statistics
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -94,13 +95,16 @@ def encoder_shape(model_path: str | Path) -> EncoderShape:
     return EncoderShape(layers=layers or softmaxes, hidden=hidden, linear_params=linear)
 
 
-def pair_lengths(bundle: Bundle, query: str, docs: Sequence[str]) -> list[int]:
+def pair_lengths(bundle: Bundle, query: str, docs: Sequence[str], *, truncate: bool = True) -> list[int]:
     """Tokens of each (query, doc) pair with special tokens, truncated to the bundle's max_length
-    as the Python peers do (longest first)."""
+    as the Python peers do (longest first; TRUNCATE=False: as written)."""
     from tokenizers import Tokenizer as HFTokenizer
 
     tokenizer = HFTokenizer.from_file(str(bundle.tokenizer_file))
-    tokenizer.enable_truncation(bundle.max_length, strategy="longest_first")
+    if truncate:
+        tokenizer.enable_truncation(bundle.max_length, strategy="longest_first")
+    else:
+        tokenizer.no_truncation()
     tokenizer.no_padding()
     return [len(e.ids) for e in tokenizer.encode_batch([(query, doc) for doc in docs])]
 
@@ -113,12 +117,15 @@ def length_summary(lengths: Sequence[int]) -> dict[str, float]:
 
 
 def crossrank_engine(bundle: Bundle, precision: str, threads: int) -> tuple[ScoreFn, PaddingFn]:
-    from crossrank.reranker import Reranker
+    from crossrank.reranker import Reranker, TruncationWarning
 
     reranker = Reranker(bundle, precision=precision, threads=threads)
 
     def score(query: str, docs: list[str]) -> object:
-        return reranker.score_pairs([(query, doc) for doc in docs], show_progress=False)
+        # Over-long pairs are truncated by every engine alike; the CLI reports them once.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TruncationWarning)
+            return reranker.score_pairs([(query, doc) for doc in docs], show_progress=False)
 
     return score, lambda _lengths: reranker.last_stats.padding_fraction
 

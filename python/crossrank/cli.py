@@ -47,6 +47,10 @@ def _bench(args: argparse.Namespace) -> int:
     spread = benchmark.length_summary(lengths)
     print(f"workload: {args.profile} passages, tokens per pair min {spread['min']} median {spread['median']:g} "
           f"p90 {spread['p90']} max {spread['max']}", flush=True)
+    longer = sum(n > bundle.max_length for n in benchmark.pair_lengths(bundle, query, docs, truncate=False))
+    if longer:
+        print(f"  {longer} of {len(docs)} pairs are longer than max_length={bundle.max_length}: every engine "
+              "truncates them (the lengths above are after truncation)", flush=True)
     results = benchmark.run(bundle, engines, args.pools, query, docs, repeats=args.repeats, threads=threads,
                             gemm=gemm, log=lambda line: print(line, flush=True))
     print()
