@@ -321,6 +321,12 @@ def test_default_model_builds_once_atomically_and_identically(default_model_modu
     assert default_model_module.default_model() == target
     with pytest.raises(AssertionError):
         default_model_module.default_model(rebuild=True)
+    # One cached by an older crossrank (no engine graphs) would run slower: it is rebuilt.
+    manifest = _manifest(target)
+    del manifest["engine_files"]
+    (target / "crossrank.json").write_text(json.dumps(manifest))
+    with pytest.raises(AssertionError, match="rebuilt a cached bundle"):
+        default_model_module.default_model(progress=False)
 
 
 def test_default_model_refuses_a_foreign_folder(default_model_module, tmp_path, monkeypatch):

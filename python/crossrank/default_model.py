@@ -13,8 +13,10 @@ torch (the ``[export]`` extra) once, after which it is cached under
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,16 @@ def default_model_dir() -> Path:
 
 def _is_bundle(path: Path) -> bool:
     return (path / "crossrank.json").is_file()
+
+
+def _is_current(path: Path) -> bool:
+    """Whether a cached default bundle has what this crossrank builds: older ones lack the engine
+    graphs (crossrank.engine_graph) and would run at the standard graphs' speed."""
+    try:
+        manifest = json.loads((path / "crossrank.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and bool(manifest.get("engine_files"))
 
 
 def minilm_encoder_dir() -> Path:
@@ -160,12 +172,17 @@ def default_model(*, rebuild: bool = False, progress: bool = True) -> Path:
 
     The bundle lives in ``$CROSSRANK_HOME/models/minilm-l6-seeded``. It is written atomically
     (built next to its final place and renamed), so an interrupted build leaves no half bundle.
-    REBUILD=True rebuilds it even when a cached one exists. Every build is identical in weights
-    (the head is seeded).
+    REBUILD=True rebuilds it even when a cached one exists; a cached one built by an older
+    crossrank (no engine graphs) is rebuilt too. Every build is identical in weights (the head is
+    seeded).
     """
     target = default_model_dir()
     if _is_bundle(target) and not rebuild:
-        return target
+        if _is_current(target):
+            return target
+        if progress:
+            print(f"crossrank: rebuilding the default model in {target}: it was built by an older crossrank",
+                  file=sys.stderr, flush=True)
     _require_torch()
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and not _is_bundle(target):
