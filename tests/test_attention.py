@@ -74,31 +74,38 @@ def _ops(path) -> dict[str, int]:
     return counts
 
 
-@pytest.mark.parametrize("precision", ["fp32", "int8"])
-def test_split_replaces_every_attention_node(tiny_bundle, precision):
-    bundle = Bundle.load(tiny_bundle)
-    before = _ops(bundle.model_file(precision))
-    model, split = make_engine_graph(onnx.load(str(bundle.model_file(precision))))
+def _engine_ops(source) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """(op counts before, op counts after, make_engine_graph's own counts) for one graph."""
+    model, counts = make_engine_graph(onnx.load(str(source)))
     after: dict[str, int] = {}
     for node in model.graph.node:
         after[node.op_type] = after.get(node.op_type, 0) + 1
-    attention = before.get("Attention", 0) + before.get("QAttention", 0)
-    assert split == attention == after["SelfAttention"] == 2
-    assert "Attention" not in after and "QAttention" not in after
-    assert after["Gelu"] == before["Gelu"] == 2  # now crossrank's
-    # Both residual Add + LayerNorm pairs of each layer fused; the embeddings' LayerNorm (its Add
-    # broadcasts the position embeddings) stays.
-    assert after["AddLayerNorm"] == 4 and after["LayerNormalization"] == before["LayerNormalization"] - 4 == 1
     assert any(o.domain == DOMAIN for o in model.opset_import)
+    return _ops(source), after, counts
 
 
-def test_split_leaves_nodes_it_cannot_express(tiny_bundle):
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_engine_graph_replaces_attention_gelu_and_residual_layer_norms(minilm_bundle, precision):
+    before, after, counts = _engine_ops(Bundle.load(minilm_bundle).model_file(precision))
+    assert before.get("Attention", 0) + before.get("QAttention", 0) == after["SelfAttention"] == 6
+    assert "Attention" not in after and "QAttention" not in after
+    assert after["Gelu"] == before["Gelu"] == 6  # now crossrank's
+    # Both residual Add + LayerNorm pairs of each layer fused; the embeddings' LayerNorm (its Add
+    # broadcasts the position embeddings) stays ONNX Runtime's.
+    assert after["AddLayerNorm"] == 12 and after["LayerNormalization"] == before["LayerNormalization"] - 12 == 1
+    assert counts == {"SelfAttention": 6, "Gelu": 6, "AddLayerNorm": 12}
+
+
+def test_engine_graph_leaves_attention_the_kernel_does_not_compute(minilm_bundle, tiny_bundle):
     # A causal (unidirectional) attention is not what the kernel computes: it must stay.
-    model = onnx.load(str(Bundle.load(tiny_bundle).model_file("fp32")))
+    model = onnx.load(str(Bundle.load(minilm_bundle).model_file("fp32")))
     first = next(n for n in model.graph.node if n.op_type == "Attention")
     first.attribute.append(onnx.helper.make_attribute("unidirectional", 1))
-    _, split = make_engine_graph(model)
-    assert split == 1
+    assert make_engine_graph(model)[1]["SelfAttention"] == 5
+    # The tiny model's 16-wide heads are not covered by the AVX-512 kernel: ONNX Runtime keeps them.
+    before, after, counts = _engine_ops(Bundle.load(tiny_bundle).model_file("int8"))
+    assert after["QAttention"] == before["QAttention"] == 2 and "SelfAttention" not in after
+    assert counts == {"SelfAttention": 0, "Gelu": 2, "AddLayerNorm": 4}
 
 
 def test_export_writes_checked_engine_graphs(tiny_bundle):
@@ -107,12 +114,14 @@ def test_export_writes_checked_engine_graphs(tiny_bundle):
     assert bundle.manifest["engine_files"] == {"fp32": "model.engine.onnx", "int8": "model.int8.engine.onnx"}
     assert checks["fp32"]["max_abs_diff_vs_standard"] < 1e-4
     int8 = checks["int8"]
+    assert int8["crossrank_ops"] == {"SelfAttention": 0, "Gelu": 2, "AddLayerNorm": 4}
     assert int8["mean_abs_diff_vs_fp32"] <= 1.25 * int8["standard_mean_abs_diff_vs_fp32"] + 1e-4
     assert 0 < int8["mean_abs_diff_vs_fp32"] <= int8["max_abs_diff_vs_fp32"]
     for precision in ("fp32", "int8"):
-        assert bundle.runtime_model_file(precision) == tiny_bundle / bundle.manifest["engine_files"][precision]
-        assert _ops(bundle.runtime_model_file(precision))["SelfAttention"] == 2
-        # Without engine graphs the engine runs the standard ones.
+        engine_file = tiny_bundle / bundle.manifest["engine_files"][precision]
+        # The engine runs engine graphs where crossrank's AVX-512 kernels run, else the standard ones.
+        expected = engine_file if _native.ATTENTION_KERNEL == "avx512" else bundle.model_file(precision)
+        assert bundle.runtime_model_file(precision) == expected
         plain = dataclasses.replace(bundle, engine_files={})
         assert plain.runtime_model_file(precision) == bundle.model_file(precision)
 
@@ -120,14 +129,13 @@ def test_export_writes_checked_engine_graphs(tiny_bundle):
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 @pytest.mark.parametrize("max_batch_size", [1, 8])
 def test_engine_graph_scores_like_the_standard_graph(minilm_bundle, precision, max_batch_size):
-    # MiniLM's 32-wide heads run the AVX-512 kernel where the CPU has it (the tiny model's 16-wide
-    # heads the portable one); batches of 8 put padding into the graph.
+    # MiniLM's 32-wide heads run the AVX-512 kernel; batches of 8 put padding into the graph.
     from crossrank.export import VERIFICATION_PAIRS
     from crossrank.fidelity import builtin_pools
 
     bundle = Bundle.load(minilm_bundle)
-    if precision not in bundle.engine_files:
-        pytest.skip("a default model cached by an older crossrank has no engine graphs")
+    if bundle.runtime_model_file(precision) == bundle.model_file(precision):
+        pytest.skip("this CPU has no AVX-512: the engine runs the standard graphs")
     pairs = list(VERIFICATION_PAIRS) + [(p.query, d) for p in builtin_pools(2, 30) for d in p.docs]
     standard = dataclasses.replace(bundle, engine_files={})
     kw = dict(precision=precision, activation="none", max_batch_size=max_batch_size)

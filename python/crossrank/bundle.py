@@ -42,9 +42,14 @@ class Bundle:
 
     def runtime_model_file(self, precision: str) -> Path:
         """The graph the engine runs for PRECISION: its engine graph where the bundle has one
-        (crossrank.engine_graph), else the standard graph."""
+        (crossrank.engine_graph) and this CPU runs crossrank's AVX-512 kernels, else the standard
+        graph (the kernels' portable fallbacks are slower than ONNX Runtime's own)."""
+        from crossrank import _native
+
         path = self.engine_files.get(precision)
-        return path if path is not None and path.is_file() else self.model_file(precision)
+        if path is None or not path.is_file() or _native.ATTENTION_KERNEL != "avx512":
+            return self.model_file(precision)
+        return path
 
     @classmethod
     def load(cls, path: str | Path) -> Bundle:

@@ -20,6 +20,7 @@ export checks that both graphs give the same scores before it lists an engine gr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 DOMAIN = "ai.crossrank"
 _MS = "com.microsoft"
@@ -45,13 +46,18 @@ def _key_lengths_producers(graph) -> set[str]:
     return out
 
 
-def _is_plain(node, key_lengths: set[str]) -> bool:
+def _is_plain(node, key_lengths: set[str], weight_shapes: dict[str, list[int]]) -> bool:
     from onnx import helper
 
     if node.domain != _MS or node.op_type not in ("Attention", "QAttention"):
         return False
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     if set(attrs) - _PLAIN_ATTRIBUTES or attrs.get("unidirectional", 0) != 0:
+        return False
+    # The AVX-512 kernel covers heads 32 and 64 wide (MiniLM, BERT); others would run the slower
+    # portable loops, so ONNX Runtime keeps them.
+    shape = weight_shapes.get(node.input[1], [])
+    if len(shape) != 2 or shape[1] % (3 * attrs["num_heads"]) or shape[1] // (3 * attrs["num_heads"]) not in (32, 64):
         return False
     if attrs.get("mask_filter_value", -10000.0) > -10000.0:  # masked keys must get no weight
         return False
@@ -101,11 +107,12 @@ def _fuse_residual_layer_norms(graph, nodes: list) -> list:
     return out
 
 
-def make_engine_graph(model):
-    """Return (a copy of MODEL as an engine graph, how many attention nodes were split).
+def make_engine_graph(model) -> tuple[Any, dict[str, int]]:
+    """Return (a copy of MODEL as an engine graph, how many nodes of each crossrank op it got).
 
-    Attention nodes with other semantics (causal, past state, extra inputs, a raw 2-D mask) are
-    left as they are, so the result always computes what MODEL computes.
+    Attention nodes with other semantics (causal, past state, extra inputs, a raw 2-D mask) or
+    heads the AVX-512 kernel does not cover are left as they are, so the result always computes
+    what MODEL computes.
     """
     import onnx
     from onnx import TensorProto, helper
@@ -113,13 +120,14 @@ def make_engine_graph(model):
     model = onnx.ModelProto.FromString(model.SerializeToString())
     graph = model.graph
     key_lengths = _key_lengths_producers(graph)
+    weight_shapes = {init.name: list(init.dims) for init in graph.initializer}
     nodes, split = [], 0
     for node in graph.node:
         if node.domain == _MS and node.op_type == "Gelu" and not node.attribute:
             nodes.append(helper.make_node("Gelu", list(node.input), list(node.output), name=node.name,
                                           domain=DOMAIN))
             continue
-        if not _is_plain(node, key_lengths):
+        if not _is_plain(node, key_lengths, weight_shapes):
             nodes.append(node)
             continue
         split += 1
@@ -154,15 +162,17 @@ def make_engine_graph(model):
     graph.node.extend(nodes)
     if any(n.domain == DOMAIN for n in graph.node) and not any(o.domain == DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
-    return model, split
+    counts = {op: sum(n.op_type == op and n.domain == DOMAIN for n in graph.node)
+              for op in ("SelfAttention", "Gelu", "AddLayerNorm")}
+    return model, counts
 
 
-def write_engine_graph(source: str | Path, target: str | Path) -> int:
-    """Write SOURCE's engine graph to TARGET; returns how many attention nodes were split (0:
-    nothing to gain, and nothing is written)."""
+def write_engine_graph(source: str | Path, target: str | Path) -> dict[str, int]:
+    """Write SOURCE's engine graph to TARGET; returns how many nodes of each crossrank op it has
+    (all 0: nothing to gain, and nothing is written)."""
     import onnx
 
-    model, split = make_engine_graph(onnx.load(str(source)))
-    if split:
+    model, counts = make_engine_graph(onnx.load(str(source)))
+    if any(counts.values()):
         onnx.save(model, str(target))
-    return split
+    return counts

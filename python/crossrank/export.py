@@ -537,12 +537,12 @@ def _engine_graphs(bundle: Path) -> dict[str, Any]:
     for precision, name in ENGINE_FILES.items():
         if precision not in reference:
             continue
-        split = write_engine_graph(bundle / standard.model_files[precision].name, bundle / name)
-        if not split:
-            out[precision] = {"file": None, "attention_nodes": 0}
+        ops = write_engine_graph(bundle / standard.model_files[precision].name, bundle / name)
+        if not any(ops.values()):
+            out[precision] = {"file": None, "crossrank_ops": ops}
             continue
         ours = logits(dataclasses.replace(standard, engine_files={precision: bundle / name}), precision)
-        entry: dict[str, Any] = {"file": name, "attention_nodes": split, "pairs": len(pairs),
+        entry: dict[str, Any] = {"file": name, "crossrank_ops": ops, "pairs": len(pairs),
                                  "max_abs_diff_vs_standard": float(np.abs(ours - reference[precision]).max())}
         if precision == "fp32":
             ok = entry["max_abs_diff_vs_standard"] <= 1e-4
