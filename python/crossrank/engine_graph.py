@@ -1,20 +1,20 @@
-"""Engine graphs: a bundle's ONNX graphs with the attention core moved onto crossrank's kernel.
+"""Engine graphs: a bundle's ONNX graphs with their slowest operators moved onto crossrank's
+kernels (ONNX Runtime custom ops, domain ``ai.crossrank``, ``csrc/core/custom_ops.h``).
 
-ONNX Runtime runs a BERT layer's attention as one (Q)Attention node: the QKV projection and the
-attention core together. Its CPU core (two small single-precision GEMMs per head around a softmax)
-took ~30 % of int8 time on MiniLM pairs. An engine graph replaces each such node by
+Three rewrites, each measured on MiniLM pairs (README, "Where the time goes"):
 
-- the same projection as ordinary operators: ``MatMulInteger`` with its scales and bias for
-  ``QAttention`` (ONNX Runtime then fuses it into ``DynamicQuantizeMatMul`` like every other int8
-  MatMul of the graph), ``MatMul`` + bias for fp32 ``Attention``;
-- ``ai.crossrank.SelfAttention`` on the packed projections (``csrc/core/custom_ops.h``).
+- **Attention.** ONNX Runtime runs a BERT layer's attention as one (Q)Attention node; its CPU core
+  (two small single-precision GEMMs per head around a softmax) took ~30 % of int8 time. Each such
+  node becomes the same QKV projection as ordinary operators (``MatMulInteger`` with its scales and
+  bias for ``QAttention``, which ONNX Runtime fuses into ``DynamicQuantizeMatMul`` like every other
+  int8 MatMul; ``MatMul`` + bias for fp32 ``Attention``) followed by ``SelfAttention``.
+- **GELU.** ``com.microsoft.Gelu`` (erf) becomes ``Gelu``, about twice as fast.
+- **Residual LayerNorm.** ``Add`` + ``LayerNormalization`` on the residual stream become
+  ``AddLayerNorm``, one pass over rows.
 
-and each ``com.microsoft.Gelu`` (erf GELU) by ``ai.crossrank.Gelu``, about twice as fast, and
-each residual ``Add`` + ``LayerNormalization`` by ``ai.crossrank.AddLayerNorm``, one pass over rows.
-
-Only crossrank's engine registers that operator, so a bundle keeps its standard graphs as well:
-the fidelity report, the quality gate and the other engines of the benchmark read those. The
-export checks that both graphs give the same scores before it lists an engine graph.
+Only crossrank's engine registers these operators, so a bundle keeps its standard graphs as well:
+the fidelity report, the quality gate and the other engines of the benchmark read those, and the
+export checks that both give the same scores before it lists an engine graph.
 """
 
 from __future__ import annotations
