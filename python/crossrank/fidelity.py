@@ -228,37 +228,12 @@ def builtin_pools(n_pools: int = 10, pool_size: int = 30, *, on_topic: int = 8,
     return pools
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def load_beir(folder: str | Path, split: str = "test") -> tuple[dict[str, str], dict[str, str],
                                                                  dict[str, dict[str, int]]]:
-    """(corpus {id: "title text"}, queries {id: text}, qrels {query id: {doc id: grade}}) of a
-    BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv."""
-    root = Path(folder).expanduser()
-    needed = [root / "corpus.jsonl", root / "queries.jsonl", root / "qrels" / f"{split}.tsv"]
-    missing = [str(p) for p in needed if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"{root} is not a BEIR folder (corpus.jsonl, queries.jsonl, qrels/{split}.tsv); "
-            f"missing: {', '.join(missing)}")
-    corpus = {}
-    for row in _read_jsonl(needed[0]):
-        title, text = (row.get("title") or "").strip(), (row.get("text") or "").strip()
-        corpus[str(row["_id"])] = f"{title} {text}".strip() if title else text
-    queries = {str(row["_id"]): str(row["text"]) for row in _read_jsonl(needed[1])}
-    qrels: dict[str, dict[str, int]] = {}
-    with open(needed[2], encoding="utf-8") as f:
-        for n, line in enumerate(f):
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) < 3:
-                continue
-            if n == 0 and not parts[2].lstrip("-").isdigit():
-                continue  # header
-            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
-    return corpus, queries, qrels
+    """(corpus, queries, qrels) of a BEIR folder: ``crossrank.beir.read_beir``."""
+    from crossrank.beir import read_beir
+
+    return read_beir(folder, split)
 
 
 def _bm25_candidates(corpus: dict[str, str], queries: dict[str, str], qids: list[str],

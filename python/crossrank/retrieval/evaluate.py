@@ -39,35 +39,12 @@ class BeirData:
 
 def load_beir(folder: str | Path, *, split: str = "test") -> BeirData:
     """Read a BEIR-layout folder; keeps the queries that have judgements in ``qrels/<split>.tsv``."""
-    folder = Path(folder)
-    for need in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
-        if not (folder / need).is_file():
-            raise FileNotFoundError(f"{folder} is not a BEIR folder: {need} is missing")
-    ids, texts = [], []
-    with open(folder / "corpus.jsonl", encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                row = json.loads(line)
-                ids.append(str(row["_id"]))
-                texts.append(f"{row.get('title') or ''} {row.get('text') or ''}".strip())
-    qrels: dict[str, dict[str, int]] = {}
-    with open(folder / "qrels" / f"{split}.tsv", encoding="utf-8") as f:
-        for number, line in enumerate(f):
-            parts = line.rstrip("\n").split("\t")
-            if number == 0 and not parts[-1].lstrip("-").isdigit():
-                continue  # header
-            if len(parts) < 3:
-                continue
-            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[-1])
-    queries: dict[str, str] = {}
-    with open(folder / "queries.jsonl", encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                row = json.loads(line)
-                if str(row["_id"]) in qrels:
-                    queries[str(row["_id"])] = row["text"]
+    from crossrank.beir import read_beir
+
+    corpus, all_queries, qrels = read_beir(folder, split)
+    queries = {q: text for q, text in all_queries.items() if q in qrels}
     qrels = {q: judged for q, judged in qrels.items() if q in queries}
-    return BeirData(folder.name, Corpus(ids, texts), queries, qrels)
+    return BeirData(Path(folder).name, Corpus(list(corpus), list(corpus.values())), queries, qrels)
 
 
 def read_trec_run(path: str | Path) -> dict[str, list[tuple[str, float]]]:
