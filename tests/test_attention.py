@@ -115,6 +115,7 @@ def test_export_writes_checked_engine_graphs(tiny_bundle):
     assert checks["fp32"]["max_abs_diff_vs_standard"] < 1e-4
     int8 = checks["int8"]
     assert int8["crossrank_ops"] == {"SelfAttention": 0, "Gelu": 2, "AddLayerNorm": 4}
+    assert int8["checked_on_this_cpu"] is (_native.ATTENTION_KERNEL == "avx512")
     assert int8["mean_abs_diff_vs_fp32"] <= 1.25 * int8["standard_mean_abs_diff_vs_fp32"] + 1e-4
     assert 0 < int8["mean_abs_diff_vs_fp32"] <= int8["max_abs_diff_vs_fp32"]
     for precision in ("fp32", "int8"):

@@ -25,7 +25,7 @@ class Bundle:
     model_files: dict[str, Path]
     tokenizer_file: Path
     manifest: dict[str, Any] = field(repr=False)
-    # Per precision, the graph with the attention core on crossrank's kernel (engine_graph.py).
+    # Per precision, the graph with attention, GELU and LayerNorm on crossrank's kernels (engine_graph.py).
     engine_files: dict[str, Path] = field(default_factory=dict)
 
     @property

@@ -518,6 +518,7 @@ def _engine_graphs(bundle: Path) -> dict[str, Any]:
 
     import numpy as np
 
+    from crossrank import _native
     from crossrank.bundle import Bundle
     from crossrank.engine_graph import write_engine_graph
     from crossrank.fidelity import builtin_pools
@@ -543,6 +544,8 @@ def _engine_graphs(bundle: Path) -> dict[str, Any]:
             continue
         ours = logits(dataclasses.replace(standard, engine_files={precision: bundle / name}), precision)
         entry: dict[str, Any] = {"file": name, "crossrank_ops": ops, "pairs": len(pairs),
+                                 # Without AVX-512 the engine runs the standard graph: nothing was compared.
+                                 "checked_on_this_cpu": _native.ATTENTION_KERNEL == "avx512",
                                  "max_abs_diff_vs_standard": float(np.abs(ours - reference[precision]).max())}
         if precision == "fp32":
             ok = entry["max_abs_diff_vs_standard"] <= 1e-4
