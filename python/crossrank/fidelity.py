@@ -19,7 +19,6 @@ import dataclasses
 import json
 import math
 import random
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from crossrank.workloads import prose_paragraphs
 
 __all__ = [
     "Pool",
@@ -172,21 +173,6 @@ BUILTIN_QUERIES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _prose_paragraphs(text: str) -> list[str]:
-    out = []
-    for paragraph in re.split(r"\n\s*\n", text):
-        lines = paragraph.splitlines()
-        if not lines or any(line.startswith(" ") for line in lines):  # code, grammar, tables
-            continue
-        if re.fullmatch(r"[*=\-~^]+", lines[-1].strip() or "-"):  # headings
-            continue
-        words = paragraph.split()
-        wordlike = sum(bool(re.fullmatch(r"[\"'(]?[A-Za-z][A-Za-z'\-]*[\"'.,;:)]*", t)) for t in words)
-        if len(words) >= 12 and wordlike >= 0.8 * len(words):
-            out.append(" ".join(words))
-    return out
-
-
 def _chunks(paragraphs: list[str], low: int, high: int, rng: random.Random) -> list[str]:
     """Passages of LOW..HIGH words cut from consecutive prose of one topic."""
     words = " ".join(paragraphs).split()
@@ -212,7 +198,8 @@ def builtin_pools(n_pools: int = 10, pool_size: int = 30, *, on_topic: int = 8,
     rng = random.Random(seed)
     by_topic = {}
     for name in sorted(topics):
-        chunks = _chunks(_prose_paragraphs(topics[name]), words[0], words[1], random.Random(name))
+        paragraphs = prose_paragraphs(topics[name], min_words=12, min_wordlike=0.8)
+        chunks = _chunks(paragraphs, words[0], words[1], random.Random(name))
         if chunks:
             by_topic[name] = chunks
     pools = []

@@ -30,25 +30,31 @@ QUERIES = [
 ]
 
 
+def prose_paragraphs(text: str, *, min_words: int = 1, min_wordlike: float = 0.85) -> list[str]:
+    """The flowing prose of a pydoc topic, one whitespace-normalized string per paragraph.
+
+    Code samples and grammar rules (indented lines) and headings are skipped, and so are
+    paragraphs under MIN_WORDS words or with fewer than MIN_WORDLIKE of their tokens word-like
+    (tables and grammar fragments are mostly symbols; prose is mostly words).
+    """
+    out = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        lines = paragraph.splitlines()
+        if not lines or any(line.startswith(" ") for line in lines):
+            continue
+        if re.fullmatch(r"[*=\-~^]+", lines[-1].strip() or "-"):
+            continue
+        tokens = paragraph.split()
+        wordlike = sum(bool(re.fullmatch(r"[\"'(]?[A-Za-z][A-Za-z'\-]*[\"'.,;:)]*", t)) for t in tokens)
+        if len(tokens) >= min_words and wordlike >= min_wordlike * len(tokens):
+            out.append(" ".join(tokens))
+    return out
+
+
 def _prose_words() -> list[str]:
     from pydoc_data.topics import topics
 
-    words: list[str] = []
-    for text in topics.values():
-        for paragraph in re.split(r"\n\s*\n", text):
-            lines = paragraph.splitlines()
-            # Skip code samples, grammar rules and headings: keep flowing prose.
-            if not lines or any(line.startswith(" ") for line in lines):
-                continue
-            if re.fullmatch(r"[*=\-~^]+", lines[-1].strip() or "-"):
-                continue
-            tokens = paragraph.split()
-            # Tables and grammar fragments are mostly symbols; prose is mostly words.
-            wordlike = sum(bool(re.fullmatch(r"[\"'(]?[A-Za-z][A-Za-z'\-]*[\"'.,;:)]*", t)) for t in tokens)
-            if wordlike < 0.85 * len(tokens):
-                continue
-            words.extend(tokens)
-    return words
+    return [word for text in topics.values() for paragraph in prose_paragraphs(text) for word in paragraph.split()]
 
 
 def passages(count: int, profile: str = "msmarco", seed: int = 0) -> list[str]:
