@@ -13,11 +13,11 @@ void add_layer_norm_portable(const LayerNormShape& shape, const float* x, const 
   const int64_t width = shape.width;
   for (int64_t row = first; row < last; ++row) {
     const float* a = x + row * width;
-    const float* b = residual ? residual + row * width : nullptr;
+    const float* b = residual + row * width;
     float* y = out + row * width;
     double sum = 0.0;
     for (int64_t i = 0; i < width; ++i) {
-      y[i] = b ? a[i] + b[i] : a[i];
+      y[i] = a[i] + b[i];
       sum += y[i];
     }
     const float mean = static_cast<float>(sum / width);

@@ -14,8 +14,8 @@ struct LayerNormShape {
   int64_t width = 0;  // the normalized (last) axis
 };
 
-// Rows [first, last) of out = (s - mean(s)) / sqrt(var(s) + epsilon) · gamma + beta, s = x + residual
-// (residual may be null: plain LayerNormalization). out may alias x or residual.
+// Rows [first, last) of out = (s - mean(s)) / sqrt(var(s) + epsilon) · gamma + beta, s = x + residual.
+// out may alias x or residual.
 void add_layer_norm(const LayerNormShape& shape, const float* x, const float* residual, const float* gamma,
                     const float* beta, float epsilon, float* out, int64_t first, int64_t last);
 

@@ -15,13 +15,12 @@ void add_layer_norm(const LayerNormShape& shape, const float* x, const float* re
   const __m512 count = _mm512_set1_ps(static_cast<float>(width));
   for (int64_t row = first; row < last; ++row) {
     const float* a = x + row * width;
-    const float* b = residual ? residual + row * width : nullptr;
+    const float* b = residual + row * width;
     float* y = out + row * width;
     // Pass 1: the sum (written to y; the row then stays in L1 for the next two passes).
     __m512 sum = _mm512_setzero_ps();
     for (int64_t i = 0; i < width; i += 16) {
-      __m512 v = _mm512_loadu_ps(a + i);
-      if (b) v = _mm512_add_ps(v, _mm512_loadu_ps(b + i));
+      const __m512 v = _mm512_add_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
       _mm512_storeu_ps(y + i, v);
       sum = _mm512_add_ps(sum, v);
     }
