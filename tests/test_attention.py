@@ -64,7 +64,7 @@ def test_kernel_rejects_bad_shapes():
 
 
 def test_kernel_name_says_which_implementation_runs():
-    assert _native.ATTENTION_KERNEL in ("avx512", "portable")
+    assert _native.KERNELS in ("avx512", "portable")
 
 
 def _ops(path) -> dict[str, int]:
@@ -115,13 +115,13 @@ def test_export_writes_checked_engine_graphs(tiny_bundle):
     assert checks["fp32"]["max_abs_diff_vs_standard"] < 1e-4
     int8 = checks["int8"]
     assert int8["crossrank_ops"] == {"SelfAttention": 0, "Gelu": 2, "AddLayerNorm": 4}
-    assert int8["checked_on_this_cpu"] is (_native.ATTENTION_KERNEL == "avx512")
+    assert int8["checked_on_this_cpu"] is (_native.KERNELS == "avx512")
     assert int8["mean_abs_diff_vs_fp32"] <= 1.25 * int8["standard_mean_abs_diff_vs_fp32"] + 1e-4
     assert 0 < int8["mean_abs_diff_vs_fp32"] <= int8["max_abs_diff_vs_fp32"]
     for precision in ("fp32", "int8"):
         engine_file = tiny_bundle / bundle.manifest["engine_files"][precision]
         # The engine runs engine graphs where crossrank's AVX-512 kernels run, else the standard ones.
-        expected = engine_file if _native.ATTENTION_KERNEL == "avx512" else bundle.model_file(precision)
+        expected = engine_file if _native.KERNELS == "avx512" else bundle.model_file(precision)
         assert bundle.runtime_model_file(precision) == expected
         plain = dataclasses.replace(bundle, engine_files={})
         assert plain.runtime_model_file(precision) == bundle.model_file(precision)

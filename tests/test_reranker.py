@@ -270,7 +270,7 @@ def test_corrupt_manifest(tiny_bundle, tmp_path):
 def test_missing_model_file(tiny_bundle, tmp_path):
     bundle = _copy(tiny_bundle, tmp_path)
     (bundle / "model.int8.onnx").unlink()
-    if crossrank._native.ATTENTION_KERNEL == "avx512":  # the engine graph alone still serves int8
+    if crossrank._native.KERNELS == "avx512":  # the engine graph alone still serves int8
         assert Reranker(bundle, precision="int8").score_pairs([("q", "d")]).shape == (1,)
     (bundle / "model.int8.engine.onnx").unlink()
     with pytest.raises(FileNotFoundError, match="no int8 model"):

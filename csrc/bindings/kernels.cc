@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "bindings/register.h"
+#include "core/cpu_features.h"
 #include "core/gelu.h"
 #include "core/layer_norm.h"
 #include "core/self_attention.h"
@@ -84,7 +85,7 @@ void register_kernels(py::module_& m) {
       },
       py::arg("x"), py::arg("residual"), py::arg("gamma"), py::arg("beta"), py::arg("epsilon"),
       py::arg("portable") = false, "LayerNormalization(x + residual) over rows; portable=True: the fallback.");
-  m.attr("ATTENTION_KERNEL") = attention_kernel_name();
+  m.attr("KERNELS") = kernel_set();
 }
 
 }  // namespace crossrank::bindings

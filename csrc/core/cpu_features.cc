@@ -11,4 +11,6 @@ bool avx512_available() {
 #endif
 }
 
+const char* kernel_set() { return avx512_available() ? "avx512" : "portable"; }
+
 }  // namespace crossrank

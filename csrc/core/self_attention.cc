@@ -45,8 +45,6 @@ void self_attention_unit_portable(const AttentionShape& shape, const float* qkv,
   }
 }
 
-const char* attention_kernel_name() { return avx512_available() ? "avx512" : "portable"; }
-
 size_t attention_scratch_floats(const AttentionShape& shape) {
   return std::max(avx512::scratch_floats(shape), static_cast<size_t>(std::max<int64_t>(shape.sequence, 1)));
 }

@@ -21,9 +21,6 @@ struct AttentionShape {
   int64_t units() const { return batch * heads; }  // independent (sequence, head) pieces of work
 };
 
-// Which implementation runs here: "avx512" or "portable".
-const char* attention_kernel_name();
-
 // Floats of scratch memory one unit needs.
 size_t attention_scratch_floats(const AttentionShape& shape);
 

@@ -47,7 +47,7 @@ class Bundle:
         from crossrank import _native
 
         path = self.engine_files.get(precision)
-        if path is None or not path.is_file() or _native.ATTENTION_KERNEL != "avx512":
+        if path is None or not path.is_file() or _native.KERNELS != "avx512":
             return self.model_file(precision)
         return path
 
