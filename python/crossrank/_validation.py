@@ -1,27 +1,53 @@
-"""Input checks shared by the tokenizer and the reranker: clear errors, never a crash."""
+"""Checks and name lists shared by every public entry point: clear errors that name the argument.
+
+Each list of accepted names is defined here once; the reranker, tokenizer, bundle reader,
+exporter and command line all take them from here.
+"""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Sequence
+
+TRUNCATIONS = ("only_second", "longest_first")
+ACTIVATIONS = ("sigmoid", "softmax", "none")
+PRECISIONS = ("int8", "fp32")
+
+
+def check_choice(value: object, choices: Sequence[str], name: str) -> str:
+    """Return VALUE if it is one of CHOICES, else raise ValueError naming NAME and the choices."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_positive_int(value: object, name: str, *, allow_none: bool = False) -> int | None:
+    """Return VALUE as int if it is a positive integer (numpy integers included, bool not).
+
+    Raises:
+        ValueError: naming NAME when VALUE is not a positive integer (or None, where allowed).
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        expected = "a positive int or None" if allow_none else "a positive int"
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return int(value)
 
 
 def check_text(value: object, what: str) -> str:
-    """Return ``value`` if it is a str that can be encoded as UTF-8, else raise naming ``what``."""
+    """Return ``value`` if it is a str, else raise TypeError naming ``what``."""
     if type(value) is not str and not isinstance(value, str):
         kind = "None" if value is None else type(value).__name__
         raise TypeError(f"{what} must be str, got {kind}")
     return value
 
 
-def check_utf8(texts: Iterable[str], what: str) -> None:
-    """Raise ValueError naming the first text that holds a lone surrogate."""
-    for index, text in enumerate(texts):
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise ValueError(
-                f"{what} {index} is not valid Unicode (lone surrogate at character {error.start})"
-            ) from None
+def check_texts(texts: object, what: str) -> list[str]:
+    """A list of the str items of TEXTS (a sequence, not one string), each checked as ``<what> <i>``."""
+    if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
+        raise TypeError(f"{what}s must be a sequence of str, got {type(texts).__name__}")
+    return [check_text(text, f"{what} {index}") for index, text in enumerate(texts)]
 
 
 def split_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[list[str], list[str]]:
@@ -36,3 +62,14 @@ def split_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[list[str], list[str]]
         queries.append(check_text(pair[0], f"pair {index}: query"))
         docs.append(check_text(pair[1], f"pair {index}: document"))
     return queries, docs
+
+
+def check_utf8(texts: Iterable[str], what: str) -> None:
+    """Raise ValueError naming the first text that holds a lone surrogate."""
+    for index, text in enumerate(texts):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"{what} {index} is not valid Unicode (lone surrogate at character {error.start})"
+            ) from None

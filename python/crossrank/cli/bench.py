@@ -1,4 +1,4 @@
-"""The ``crossrank`` command line: bench, export, eval."""
+"""``crossrank bench``: latency per pool size against the engines users would otherwise pick."""
 
 from __future__ import annotations
 
@@ -78,36 +78,8 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export(args: argparse.Namespace) -> int:
-    import json
-
-    from crossrank.export import export_bundle, export_kwargs
-
-    try:
-        out = export_bundle(args.model, args.out, **export_kwargs(args))
-    except OSError as error:  # e.g. a Hub id while offline
-        print(f"crossrank export: error: {error}", file=sys.stderr)
-        return 2
-    manifest = json.loads((out / "crossrank.json").read_text(encoding="utf-8"))
-    check = manifest.get("verification") or {}
-    print(f"wrote {out}")
-    print(f"  fused: {', '.join(manifest['optimization']['applied']) or 'nothing'}")
-    if check:
-        print(f"  max |logit difference| vs PyTorch on {check['pairs']} pairs: "
-              f"fp32 {check['fp32_max_abs_diff']:.2g}, int8 {check['int8_max_abs_diff']:.2g}")
-    gate = (manifest.get("fidelity") or {}).get("gate") or {}
-    if gate:
-        print(f"  quality gate: {gate['message']}")
-        print(f"  default precision: {manifest['default_precision']} (details: {out / 'report.json'})")
-    for note in manifest.get("notes", []):
-        print(f"  note: {note}")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="crossrank", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def add_parser(commands) -> None:
+    """Add ``crossrank bench`` to an argparse subparsers object."""
     bench = commands.add_parser("bench", help="latency and throughput per pool size")
     bench.add_argument("--model", type=Path, help="bundle folder (default: the embedded default model)")
     bench.add_argument("--pools", type=_int_list, default=[10, 50, 100, 200, 500, 1000])
@@ -124,24 +96,3 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--json", type=Path, default=None, help="write every row and the machine here")
     bench.add_argument("--plot", type=Path, default=None, help="PNG of latency vs pool size (needs matplotlib)")
     bench.set_defaults(run=_bench)
-
-    from crossrank.export import add_export_arguments
-
-    export = commands.add_parser("export", help="turn a Hugging Face cross-encoder into a verified bundle")
-    add_export_arguments(export)
-    export.set_defaults(run=_export)
-
-    from crossrank.retrieval.evaluate import add_eval_parser
-
-    add_eval_parser(commands)
-
-    args = parser.parse_args(argv)
-    try:
-        return args.run(args)
-    except (FileNotFoundError, ValueError, ImportError) as error:
-        print(f"crossrank {args.command}: error: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,30 @@
+"""The ``crossrank`` command line. This module only dispatches: one module per command
+(``bench``, ``export``, ``evaluate``) adds its arguments and runs it; errors a user can fix are
+printed in one place, here, as ``crossrank COMMAND: error: ...`` with exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from crossrank.cli import bench, evaluate, export
+
+COMMANDS = (bench, export, evaluate)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``crossrank`` with ARGV (default: the process arguments); returns the exit status."""
+    parser = argparse.ArgumentParser(prog="crossrank", description="Fast cross-encoder reranking on CPU.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.add_parser(commands)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (FileNotFoundError, ValueError, ImportError) as error:
+        print(f"crossrank {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
