@@ -2,9 +2,50 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+from pathlib import Path
 
-def add_parser(commands) -> None:
-    """Add ``crossrank eval`` to an argparse subparsers object."""
-    from crossrank.retrieval.evaluate import add_eval_parser
+from crossrank._validation import PRECISIONS
+from crossrank.cli._types import positive_int
+from crossrank.retrieval.evaluate import RETRIEVERS, format_result, run_eval
 
-    add_eval_parser(commands)
+
+def _run(args: argparse.Namespace) -> int:
+    result = run_eval(args.data, retriever=args.retriever, model=args.model, pool=args.pool, trec_run=args.trec_run,
+                      index=args.index, split=args.split, dedupe=None if args.dedupe == "none" else args.dedupe,
+                      precision=args.precision, threads=args.threads, limit=args.limit,
+                      relevance_level=args.relevance_level,
+                      log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(format_result(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+def add_parser(commands) -> argparse.ArgumentParser:
+    """Add ``crossrank eval`` to an argparse subparsers object (sets ``run`` to the command)."""
+    p = commands.add_parser(
+        "eval", help="stage-one retrieval (+ reranking) quality and latency on a BEIR-layout folder",
+        description="nDCG@10, MRR@10 and Recall@pool of stage one and, with --model, after reranking the "
+                    "pool; median latency per query of each stage.")
+    p.add_argument("data", type=Path, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
+    p.add_argument("--model", type=Path, default=None, help="bundle folder; without it, stage one only")
+    p.add_argument("--retriever", choices=RETRIEVERS, default="bm25")
+    p.add_argument("--trec-run", type=Path, default=None,
+                   help="take stage one from this TREC run file instead of --retriever")
+    p.add_argument("--pool", type=positive_int, default=100, help="candidates per query (default 100)")
+    p.add_argument("--index", type=Path, default=None,
+                   help="folder to load the stage-one index from, or to save it to once built")
+    p.add_argument("--dedupe", choices=["none", "id", "text"], default="id")
+    p.add_argument("--split", default="test")
+    p.add_argument("--precision", choices=PRECISIONS, default=None)
+    p.add_argument("--threads", type=positive_int, default=None)
+    p.add_argument("--relevance-level", type=positive_int, default=1,
+                   help="lowest grade MRR@10 and recall count as relevant (TREC DL uses 2; default 1)")
+    p.add_argument("--limit", type=positive_int, default=None, help="first N judged queries only")
+    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.set_defaults(run=_run)
+    return p

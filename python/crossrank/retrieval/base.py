@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -14,7 +13,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from crossrank._validation import check_text
+from crossrank._folders import atomic_folder
+from crossrank._validation import check_positive_int, check_text, check_texts
 from crossrank.retrieval.corpus import Corpus, DocId
 
 __all__ = ["CorpusTooSmallWarning", "Hit", "Retriever", "load_retriever"]
@@ -49,15 +49,28 @@ class Hit:
 
 
 class Retriever(ABC):
-    """A stage-one retriever over a :class:`Corpus`."""
+    """A stage-one retriever over a :class:`Corpus`.
+
+    Every concrete subclass names its ``kind`` and is registered under it when it is defined
+    (``__init_subclass__``), so :func:`load_retriever` finds it without this module importing it.
+    """
 
     kind: ClassVar[str]
     corpus: Corpus
+    _kinds: ClassVar[dict[str, type[Retriever]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        kind = cls.__dict__.get("kind")
+        if kind is not None:
+            taken = Retriever._kinds.get(kind)
+            if taken is not None and (taken.__module__, taken.__qualname__) != (cls.__module__, cls.__qualname__):
+                raise TypeError(f"retriever kind {kind!r} is taken by {taken.__module__}.{taken.__qualname__}")
+            Retriever._kinds[kind] = cls  # a reloaded module re-registers its class
 
     def check_k(self, k: int, *, stacklevel: int = 3) -> int:
         """Validate k; a k larger than the corpus is clipped to it with a CorpusTooSmallWarning."""
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
+        k = check_positive_int(k, "k")
         n = len(self.corpus)
         if k > n:
             warnings.warn(f"k={k} is larger than the corpus ({n} documents); returning all {n}",
@@ -77,7 +90,7 @@ class Retriever(ABC):
         """:meth:`retrieve` for several queries (subclasses may batch)."""
         if isinstance(queries, (str, bytes)):
             raise TypeError("queries must be a sequence of str, not a single string")
-        queries = [check_text(q, f"query {i}") for i, q in enumerate(queries)]
+        queries = check_texts(queries, "query")
         k = self.check_k(k)
         return self._retrieve_many(queries, k)
 
@@ -96,21 +109,18 @@ class Retriever(ABC):
     # ---------------------------------------------------------------- persistence
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
-        """Write the index to ``folder`` (created; an existing index there is replaced)."""
-        folder = Path(folder)
-        if folder.exists():
-            if not folder.is_dir():
-                raise FileExistsError(f"{folder} exists and is not a folder")
-            if any(folder.iterdir()) and not (folder / MANIFEST).is_file():
-                raise FileExistsError(f"{folder} is not empty and holds no crossrank index; refusing to overwrite it")
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
-        self.corpus.save(folder)
-        params = self._save(folder)
-        manifest = {"format_version": FORMAT_VERSION, "kind": self.kind, "documents": len(self.corpus),
-                    "params": params}
-        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        return folder
+        """Write the index to ``folder``, atomically.
+
+        An existing index there is replaced; any other non-empty folder is refused
+        (FileExistsError). Returns the folder's path.
+        """
+        with atomic_folder(folder, MANIFEST, "index") as tmp:
+            self.corpus.save(tmp)
+            params = self._save(tmp)
+            manifest = {"format_version": FORMAT_VERSION, "kind": self.kind, "documents": len(self.corpus),
+                        "params": params}
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        return Path(folder)
 
     @abstractmethod
     def _save(self, folder: Path) -> dict[str, Any]: ...
@@ -122,7 +132,7 @@ class Retriever(ABC):
         if cls is not Retriever and manifest["kind"] != cls.kind:
             raise ValueError(f"{folder} holds a {manifest['kind']!r} index, not {cls.kind!r}; "
                              "use crossrank.retrieval.load_retriever to load any kind")
-        return _kinds()[manifest["kind"]]._load(Path(folder), manifest["params"], **kwargs)
+        return Retriever._kinds[manifest["kind"]]._load(Path(folder), manifest["params"], **kwargs)
 
     @classmethod
     @abstractmethod
@@ -130,23 +140,16 @@ class Retriever(ABC):
 
 
 def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parsed ``retriever.json`` of an index folder, with its format and kind checked."""
     path = Path(folder) / MANIFEST
     if not path.is_file():
         raise FileNotFoundError(f"{folder} holds no crossrank index ({MANIFEST} missing)")
     manifest = json.loads(path.read_text(encoding="utf-8"))
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path}: unsupported index format {manifest.get('format_version')!r}")
-    if manifest.get("kind") not in _kinds():
+    if manifest.get("kind") not in Retriever._kinds:
         raise ValueError(f"{path}: unknown retriever kind {manifest.get('kind')!r}")
     return manifest
-
-
-def _kinds() -> dict[str, type[Retriever]]:
-    from crossrank.retrieval.dense import DenseRetriever
-    from crossrank.retrieval.hybrid import HybridRetriever
-    from crossrank.retrieval.lexical import BM25Retriever
-
-    return {c.kind: c for c in (BM25Retriever, DenseRetriever, HybridRetriever)}
 
 
 def load_retriever(folder: str | os.PathLike[str], **kwargs: Any) -> Retriever:

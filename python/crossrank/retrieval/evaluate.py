@@ -12,8 +12,6 @@ reordered by trec_eval's docid tie-break.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 import time
@@ -22,9 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crossrank.beir import read_beir
+from crossrank.reranker import Reranker
+from crossrank.retrieval.base import Retriever, load_retriever, read_manifest
 from crossrank.retrieval.corpus import Corpus
+from crossrank.retrieval.dense import DenseRetriever
+from crossrank.retrieval.encoder import BiEncoder
+from crossrank.retrieval.hybrid import HybridRetriever
+from crossrank.retrieval.lexical import BM25Retriever
+from crossrank.retrieval.pipeline import Pipeline
 
-__all__ = ["BeirData", "add_eval_parser", "evaluate_rankings", "load_beir", "read_trec_run", "run_eval"]
+__all__ = ["RETRIEVERS", "BeirData", "evaluate_rankings", "format_result", "load_beir", "read_trec_run", "run_eval"]
 
 RETRIEVERS = ("bm25", "dense", "hybrid")
 
@@ -39,8 +45,6 @@ class BeirData:
 
 def load_beir(folder: str | Path, *, split: str = "test") -> BeirData:
     """Read a BEIR-layout folder; keeps the queries that have judgements in ``qrels/<split>.tsv``."""
-    from crossrank.beir import read_beir
-
     corpus, all_queries, qrels = read_beir(folder, split)
     queries = {q: text for q, text in all_queries.items() if q in qrels}
     qrels = {q: judged for q, judged in qrels.items() if q in queries}
@@ -94,13 +98,7 @@ def evaluate_rankings(qrels: Mapping[str, Mapping[str, int]], rankings: Mapping[
     return {name: total / len(qrels) for name, total in totals.items()} if qrels else totals
 
 
-def _build_retriever(kind: str, corpus: Corpus, index: Path | None, threads: int | None):
-    from crossrank.retrieval.base import load_retriever, read_manifest
-    from crossrank.retrieval.dense import DenseRetriever
-    from crossrank.retrieval.encoder import BiEncoder
-    from crossrank.retrieval.hybrid import HybridRetriever
-    from crossrank.retrieval.lexical import BM25Retriever
-
+def _build_retriever(kind: str, corpus: Corpus, index: Path | None, threads: int | None) -> tuple[Retriever, str]:
     encoder = BiEncoder(threads=threads) if kind in ("dense", "hybrid") else None
     if index is not None and (index / "retriever.json").is_file():
         if read_manifest(index)["kind"] != kind:
@@ -132,8 +130,6 @@ def run_eval(data: str | Path, *, retriever: str | Any = "bm25", model: str | Pa
     shipped BM25 top-100). ``index``: a folder to load the stage-one index from, or to save it
     to once built. ``limit``: evaluate the first N judged queries only.
     """
-    from crossrank.retrieval.pipeline import Pipeline
-
     beir = load_beir(data, split=split)
     queries = list(beir.queries.items())[:limit] if limit else list(beir.queries.items())
     qrels = {q: beir.qrels[q] for q, _ in queries}
@@ -155,8 +151,6 @@ def run_eval(data: str | Path, *, retriever: str | Any = "bm25", model: str | Pa
 
     reranker = None
     if model is not None:
-        from crossrank.reranker import Reranker
-
         reranker = Reranker(model, precision=precision, threads=threads)
     t0 = time.perf_counter()
     pipe = Pipeline(ret, reranker, pool_size=min(pool, len(beir.corpus)), top_k=pool, dedupe=dedupe,
@@ -209,6 +203,7 @@ def run_eval(data: str | Path, *, retriever: str | Any = "bm25", model: str | Pa
 
 
 def format_result(result: dict[str, Any]) -> str:
+    """The terminal table of :func:`run_eval`'s result: one row per stage."""
     pool = result["pool"]
     head = f"{'stage':<22} {'nDCG@10':>8} {'MRR@10':>8} {f'R@{pool}':>8} {'median ms':>10}"
     lines = [f"{result['dataset']} ({result['documents']} docs, {result['queries']} queries)", head]
@@ -221,52 +216,3 @@ def format_result(result: dict[str, Any]) -> str:
     if "reranked" in result["metrics"]:
         lines.append("(latency of '+ rerank' is stage two alone; add stage one for the total)")
     return "\n".join(lines)
-
-
-def _command(args: argparse.Namespace) -> int:
-    result = run_eval(args.data, retriever=args.retriever, model=args.model, pool=args.pool, trec_run=args.trec_run,
-                      index=args.index, split=args.split, dedupe=None if args.dedupe == "none" else args.dedupe,
-                      precision=args.precision, threads=args.threads, limit=args.limit,
-                      relevance_level=args.relevance_level,
-                      log=lambda m: print(m, file=sys.stderr, flush=True))
-    print(format_result(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {args.json}", file=sys.stderr)
-    return 0
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def add_eval_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``crossrank eval`` to an argparse subparsers object (sets ``run`` to the command)."""
-    p = subparsers.add_parser(
-        "eval", help="stage-one retrieval (+ reranking) quality and latency on a BEIR-layout folder",
-        description="nDCG@10, MRR@10 and Recall@pool of stage one and, with --model, after reranking the "
-                    "pool; median latency per query of each stage.")
-    p.add_argument("data", type=Path, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
-    p.add_argument("--model", type=Path, default=None, help="bundle folder; without it, stage one only")
-    p.add_argument("--retriever", choices=RETRIEVERS, default="bm25")
-    p.add_argument("--trec-run", type=Path, default=None,
-                   help="take stage one from this TREC run file instead of --retriever")
-    p.add_argument("--pool", type=_positive, default=100, help="candidates per query (default 100)")
-    p.add_argument("--index", type=Path, default=None,
-                   help="folder to load the stage-one index from, or to save it to once built")
-    p.add_argument("--dedupe", choices=["none", "id", "text"], default="id")
-    p.add_argument("--split", default="test")
-    p.add_argument("--precision", choices=["int8", "fp32"], default=None)
-    p.add_argument("--threads", type=_positive, default=None)
-    p.add_argument("--relevance-level", type=_positive, default=1,
-                   help="lowest grade MRR@10 and recall count as relevant (TREC DL uses 2; default 1)")
-    p.add_argument("--limit", type=_positive, default=None, help="first N judged queries only")
-    p.add_argument("--json", type=Path, default=None, help="also write the results here")
-    p.set_defaults(run=_command)
-    return p

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from crossrank._validation import check_positive_int
 from crossrank.retrieval.base import Retriever
 from crossrank.retrieval.corpus import Corpus
 from crossrank.retrieval.dense import DenseRetriever
@@ -62,8 +63,7 @@ class HybridRetriever(Retriever):
                  weights: tuple[float, float] = (1.0, 1.0)) -> None:
         if lexical.corpus.ids != dense.corpus.ids:
             raise ValueError("the BM25 and dense indexes hold different corpora")
-        if depth < 1:
-            raise ValueError(f"depth must be positive, got {depth}")
+        depth = check_positive_int(depth, "depth")
         self.lexical = lexical
         self.dense = dense
         self.corpus: Corpus = lexical.corpus

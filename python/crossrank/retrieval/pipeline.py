@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crossrank._validation import check_text
+from crossrank._validation import check_positive_int, check_text
 from crossrank.retrieval.base import CorpusTooSmallWarning, Hit, Retriever
 from crossrank.retrieval.corpus import Corpus, DocId
 from crossrank.retrieval.pool import DEDUPE_MODES, CandidatePool, TokenStore, build_pool, text_keys
@@ -50,9 +50,8 @@ class Pipeline:
             raise ValueError("give a retriever, or the corpus of the candidates you will rerank")
         self.retriever = retriever
         self.corpus = retriever.corpus if retriever is not None else Corpus.from_documents(corpus)
-        for name, value in (("pool_size", pool_size), ("top_k", top_k)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        pool_size = check_positive_int(pool_size, "pool_size")
+        top_k = check_positive_int(top_k, "top_k")
         if dedupe not in DEDUPE_MODES:
             raise ValueError(f"dedupe must be one of {DEDUPE_MODES}, got {dedupe!r}")
         n = len(self.corpus)
@@ -138,9 +137,7 @@ class Pipeline:
         return hits
 
     def _finish(self, query: str, pool: CandidatePool, top_k: int | None) -> list[Hit]:
-        top_k = self.top_k if top_k is None else top_k
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-            raise ValueError(f"top_k must be a positive int, got {top_k!r}")
+        top_k = self.top_k if top_k is None else check_positive_int(top_k, "top_k")
         texts, ids = self.corpus.texts, self.corpus.ids
         if self.reranker is None:
             return [Hit(ids[i], texts[i], int(i), float(s)) for i, s in zip(pool.indices[:top_k], pool.scores[:top_k])]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from crossrank._validation import check_positive_int
 from crossrank.retrieval.corpus import Corpus, DocId
 
 __all__ = ["DEDUPE_MODES", "CandidatePool", "TokenStore", "build_pool", "pool_recall", "text_keys"]
@@ -76,8 +77,7 @@ def build_pool(indices, scores, *, cap: int | None, dedupe: str | None = "id",
     """
     if dedupe not in DEDUPE_MODES:
         raise ValueError(f"dedupe must be one of {DEDUPE_MODES}, got {dedupe!r}")
-    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1):
-        raise ValueError(f"cap must be a positive int or None, got {cap!r}")
+    cap = check_positive_int(cap, "cap", allow_none=True)
     indices = np.asarray(indices, dtype=np.int64)
     scores = np.asarray(scores)
     if indices.shape != scores.shape or indices.ndim != 1:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from crossrank._validation import check_positive_int
+
 __all__ = ["exact_topk", "select_topk"]
 
 # Score-block budget: rows x columns x (4 bytes of float32 scores + 8 of argpartition indices
@@ -94,11 +96,9 @@ def exact_topk(queries, corpus, k: int, *, block_bytes: int = DEFAULT_BLOCK_BYTE
         raise ValueError("the corpus is empty")
     if q.shape[1] != dim:
         raise ValueError(f"queries have dimension {q.shape[1]}, corpus rows {dim}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    k = check_positive_int(k, "k")
     if k > n:
         raise ValueError(f"k={k} is larger than the corpus ({n} rows); ask for at most {n}")
-    k = int(k)
     q = np.ascontiguousarray(q, dtype=np.float32)
     if check_finite and not np.isfinite(q).all():
         raise ValueError("queries hold NaN or inf")

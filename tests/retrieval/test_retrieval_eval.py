@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("ir_measures")
 pytest.importorskip("bm25s")
 
+from crossrank.cli.evaluate import add_parser as add_eval_parser  # noqa: E402
 from crossrank.retrieval.evaluate import (  # noqa: E402
-    add_eval_parser,
     evaluate_rankings,
     format_result,
     load_beir,
@@ -21,7 +21,7 @@ from crossrank.retrieval.evaluate import (  # noqa: E402
     run_eval,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def test_metrics_match_a_hand_computed_case():
