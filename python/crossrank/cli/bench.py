@@ -23,7 +23,7 @@ def _bench(args: argparse.Namespace) -> int:
     from crossrank import benchmark
     from crossrank._system import physical_core_count
     from crossrank.bundle import Bundle
-    from crossrank.gemm_rate import Int8GemmProbe
+    from crossrank.benchmark.gemm_rate import Int8GemmProbe
 
     # Checked first: an unknown name or a missing data folder should fail before the default model is built.
     engines = benchmark.expand_engines([e.strip() for e in args.engines.split(",") if e.strip()])
