@@ -28,7 +28,7 @@ PaddingFn = Callable[[list[int]], "float | None"]
 
 
 class Engine(NamedTuple):
-    """A loaded engine: unpacks as ``score, padding = engine``."""
+    """A loaded engine: unpacks as ``score, padding = engine`` (a plain tuple of the two serves too)."""
 
     score: ScoreFn
     padding: PaddingFn
