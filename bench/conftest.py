@@ -3,10 +3,9 @@
 import pytest
 
 from crossrank.bundle import Bundle
+from crossrank.default_model import default_model
 
 
 @pytest.fixture(scope="session")
 def default_bundle() -> Bundle:
-    from crossrank.default_model import default_model
-
     return Bundle.load(default_model())

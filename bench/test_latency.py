@@ -10,8 +10,9 @@ as a table; this suite keeps the numbers comparable across commits (--benchmark-
 
 import pytest
 
-from crossrank import benchmark, peers, workloads
+from crossrank import benchmark, workloads
 from crossrank._system import physical_core_count
+from crossrank.benchmark import peers
 
 POOLS = [10, 50, 100, 200]
 ENGINES = list(benchmark.ENGINES)  # the optional peers skip when they cannot load

@@ -78,28 +78,51 @@ def query(seed: int = 0) -> str:
 
 
 def trec_dl_pool(data: str | Path, size: int = 100) -> tuple[str, list[str]]:
-    """The first query of a TREC DL run with the BM25 top-``size`` passages retrieved for it."""
+    """The first query of a TREC DL run with the BM25 top-``size`` passages retrieved for it.
+
+    Args:
+        data: a TREC DL 2020 folder in BEIR layout (``queries.jsonl``, ``corpus.jsonl``,
+            ``runs/bm25.top100.trec``).
+        size: how many of the query's candidates to take, best first.
+
+    Returns:
+        (query text, candidate passages with their titles).
+
+    Raises:
+        FileNotFoundError: when DATA has no BM25 run.
+        ValueError: when the run holds fewer than SIZE candidates for the query.
+    """
     data = Path(data)
     run = data / "runs" / "bm25.top100.trec"
     if not run.is_file():
         raise FileNotFoundError(f"{data} has no runs/bm25.top100.trec (a TREC DL 2020 folder in BEIR layout)")
-    ranked: dict[str, list[str]] = {}
-    for line in run.read_text(encoding="utf-8").splitlines():
-        qid, _, docid, *_ = line.split()
-        ranked.setdefault(qid, []).append(docid)
-    qid, docids = next(iter(ranked.items()))
+    qid, docids = _first_ranking(run)
     if size > len(docids):
         raise ValueError(f"TREC DL pools hold {len(docids)} candidates; asked for {size}")
     docids = docids[:size]
     queries = {q["_id"]: q["text"] for q in map(json.loads, (data / "queries.jsonl").open(encoding="utf-8"))}
-    wanted = set(docids)
+    texts = _corpus_texts(data / "corpus.jsonl", set(docids))
+    return queries[qid], [texts[d] for d in docids]
+
+
+def _first_ranking(run: Path) -> tuple[str, list[str]]:
+    """(query id, ranked document ids) of the first query in a TREC run file."""
+    ranked: dict[str, list[str]] = {}
+    for line in run.read_text(encoding="utf-8").splitlines():
+        qid, _, docid, *_ = line.split()
+        ranked.setdefault(qid, []).append(docid)
+    return next(iter(ranked.items()))
+
+
+def _corpus_texts(corpus: Path, wanted: set[str]) -> dict[str, str]:
+    """Title and text of the WANTED documents of a BEIR corpus file, by id."""
     texts = {}
-    with (data / "corpus.jsonl").open(encoding="utf-8") as corpus:
-        for line in corpus:
+    with corpus.open(encoding="utf-8") as lines:
+        for line in lines:
             doc = json.loads(line)
             if doc["_id"] in wanted:
                 texts[doc["_id"]] = " ".join(filter(None, (doc.get("title"), doc["text"])))
-    return queries[qid], [texts[d] for d in docids]
+    return texts
 
 
 def pool(workload: str, size: int, data: str | Path | None = None) -> tuple[str, list[str]]:

@@ -3,9 +3,10 @@
 import pytest
 
 from crossrank import benchmark
+from crossrank.benchmark import timing
+from crossrank.benchmark.engines import padding_share
+from crossrank.benchmark.gemm_rate import int8_gemm_gops
 from crossrank.bundle import Bundle
-from crossrank.gemm_rate import int8_gemm_gops
-from crossrank.peers import padding_share
 
 
 def test_encoder_shape_is_read_from_the_graph(tiny_bundle):
@@ -60,7 +61,7 @@ def test_run_interleaves_engines_and_rotates_their_order(tiny_bundle, monkeypatc
             calls.append(("gemm", 0))
             return next(self.rates)
 
-    monkeypatch.setattr(benchmark, "_SETTLE_S", 0.0)
+    monkeypatch.setattr(timing, "_SETTLE_S", 0.0)  # run() reads it from crossrank.benchmark.timing
     rows = benchmark.run(Bundle.load(tiny_bundle), ["ort-naive-int8", "ort-naive-fp32", "crossrank-fp32"],
                          [2, 3], "q", ["a b", "c", "d e f"], repeats=3, gemm=Probe(), log=lambda line: None)
     assert [r.gemm_gops for r in rows] == [200.0] * 3 + [60.0] * 3  # each pool's median rate

@@ -1,4 +1,4 @@
-"""The crossrank command line."""
+"""The crossrank command line: ``crossrank bench``."""
 
 import json
 from pathlib import Path
@@ -80,7 +80,7 @@ def test_missing_bundle_is_a_clean_error(tmp_path, capsys):
     assert "bundle folder not found" in capsys.readouterr().err
 
 
-TREC_DL = Path(__file__).resolve().parents[2] / "shared" / "data" / "trec-dl-2020"
+TREC_DL = Path(__file__).resolve().parents[3] / "shared" / "data" / "trec-dl-2020"
 
 
 def test_bench_on_trec_dl_pools(tiny_bundle, tmp_path, capsys):

@@ -1,9 +1,10 @@
 """Peer engines for ``crossrank bench``: the libraries users would pick instead, same model.
 
-Every factory takes a bundle and a thread count and returns ``(score, padding)`` like the
-engines in ``crossrank.benchmark``: ``score(query, docs)`` scores one pool; ``padding(lengths)``
-gives the share of executed tokens that were padding in the last call, worked out from the pool's
-pair lengths (in arrival order) and the peer's own batching policy, since peers do not report it.
+Every factory takes a bundle and a thread count and returns an :class:`~crossrank.benchmark.engines.Engine`
+like the engines in :mod:`crossrank.benchmark.engines`: ``score(query, docs)`` scores one pool;
+``padding(lengths)`` gives the share of executed tokens that were padding in the last call, worked
+out from the pool's pair lengths (in arrival order) and the peer's own batching policy, since peers
+do not report it.
 
 Peers are optional (``pip install 'crossrank[bench]'``); their packages are imported lazily. A
 factory raises ``ImportError`` when a package is missing, and ``PeerUnavailable`` (or whatever
@@ -21,39 +22,30 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
+from crossrank.benchmark.engines import Engine, EngineFactory, padding_share
 from crossrank.bundle import Bundle
-
-ScoreFn = Callable[[str, list[str]], object]
-PaddingFn = Callable[[list[int]], "float | None"]
+from crossrank.default_model import DEFAULT_SOURCE_NAME, save_seeded_model
+from crossrank.home import bench_peers_dir
 
 
 class PeerUnavailable(RuntimeError):
     """The peer's package is installed but it cannot run this bundle here (the message says why)."""
 
 
-def padding_share(lengths: list[int], batch_size: int, order: list[int] | None = None) -> float:
-    """Share of executed tokens that are padding when LENGTHS, taken in ORDER (default: as
-    given), are cut into batches of BATCH_SIZE each padded to its longest pair."""
-    ordered = [lengths[i] for i in order] if order is not None else list(lengths)
-    executed = sum(len(batch) * max(batch) for batch in
-                   (ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)))
-    return 1.0 - sum(ordered) / executed if executed else 0.0
-
-
 def _cache_dir(bundle: Bundle) -> Path:
-    from crossrank.default_model import crossrank_home
-
+    """Where the peers keep what they write for BUNDLE: one folder per bundle name and checksum."""
     checksum = (bundle.manifest.get("checksums_sha256") or {}).get(bundle.model_file("fp32").name, "")
-    return crossrank_home() / "bench-peers" / f"{bundle.path.name}-{checksum[:12] or 'unversioned'}"
+    return bench_peers_dir() / f"{bundle.path.name}-{checksum[:12] or 'unversioned'}"
 
 
 def hf_folder(bundle: Bundle) -> Path:
-    """The Hugging Face folder behind BUNDLE, for the peers that load one."""
-    from crossrank.default_model import DEFAULT_SOURCE_NAME, save_seeded_model
+    """The Hugging Face folder behind BUNDLE, for the peers that load one.
 
+    Raises:
+        PeerUnavailable: when the bundle's source is neither the default model nor a local folder.
+    """
     source = str((bundle.manifest.get("source") or {}).get("model", ""))
     if source == DEFAULT_SOURCE_NAME:
         folder = _cache_dir(bundle) / "hf"
@@ -71,7 +63,7 @@ def _threads_for_torch(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def st_torch_engine(bundle: Bundle, threads: int) -> tuple[ScoreFn, PaddingFn]:
+def st_torch_engine(bundle: Bundle, threads: int) -> Engine:
     """sentence-transformers ``CrossEncoder`` on PyTorch fp32, its default batching (32, sorted
     by characters)."""
     from sentence_transformers import CrossEncoder
@@ -82,7 +74,7 @@ def st_torch_engine(bundle: Bundle, threads: int) -> tuple[ScoreFn, PaddingFn]:
     return _st_score(model)
 
 
-def st_onnx_int8_engine(bundle: Bundle, threads: int) -> tuple[ScoreFn, PaddingFn]:
+def st_onnx_int8_engine(bundle: Bundle, threads: int) -> Engine:
     """sentence-transformers ``CrossEncoder`` with backend="onnx" and its own dynamic int8
     export (``export_dynamic_quantized_onnx_model(..., "avx512_vnni")``)."""
     import onnxruntime as ort
@@ -105,7 +97,7 @@ def st_onnx_int8_engine(bundle: Bundle, threads: int) -> tuple[ScoreFn, PaddingF
     return _st_score(model)
 
 
-def _st_score(model) -> tuple[ScoreFn, PaddingFn]:
+def _st_score(model) -> Engine:
     last: list[tuple[str, str]] = []
 
     def score(query: str, docs: list[str]) -> object:
@@ -117,7 +109,7 @@ def _st_score(model) -> tuple[ScoreFn, PaddingFn]:
         order = sorted(range(len(last)), key=lambda i: -(len(last[i][0]) + len(last[i][1])))
         return padding_share(lengths, 32, order)
 
-    return score, padding
+    return Engine(score, padding)
 
 
 def _plain_onnx_folder(bundle: Bundle, name: str) -> Path:
@@ -137,7 +129,7 @@ def _plain_onnx_folder(bundle: Bundle, name: str) -> Path:
     return folder
 
 
-def flashrank_engine(bundle: Bundle, threads: int) -> tuple[ScoreFn, PaddingFn]:
+def flashrank_engine(bundle: Bundle, threads: int) -> Engine:
     """FlashRank's ``Ranker`` on the bundle's int8 graph, placed in its cache folder under a name
     registered in ``flashrank.Config.model_file_map`` (so it loads offline). It scores the whole
     pool as one padded batch."""
@@ -158,10 +150,10 @@ def flashrank_engine(bundle: Bundle, threads: int) -> tuple[ScoreFn, PaddingFn]:
     def score(query: str, docs: list[str]) -> object:
         return ranker.rerank(RerankRequest(query, [{"id": i, "text": d} for i, d in enumerate(docs)]))
 
-    return score, lambda lengths: padding_share(lengths, max(len(lengths), 1))
+    return Engine(score, lambda lengths: padding_share(lengths, max(len(lengths), 1)))
 
 
-def fastembed_engine(bundle: Bundle, threads: int) -> tuple[ScoreFn, PaddingFn]:
+def fastembed_engine(bundle: Bundle, threads: int) -> Engine:
     """FastEmbed's ``TextCrossEncoder`` on the bundle's int8 graph as a custom model
     (``add_custom_model`` + ``specific_model_path``); batches of 64 in arrival order."""
     from fastembed.common.model_description import ModelSource
@@ -177,10 +169,10 @@ def fastembed_engine(bundle: Bundle, threads: int) -> tuple[ScoreFn, PaddingFn]:
     def score(query: str, docs: list[str]) -> object:
         return list(model.rerank(query, docs, batch_size=64))
 
-    return score, lambda lengths: padding_share(lengths, 64)
+    return Engine(score, lambda lengths: padding_share(lengths, 64))
 
 
-PEERS: dict[str, Callable[[Bundle, int], tuple[ScoreFn, PaddingFn]]] = {
+PEERS: dict[str, EngineFactory] = {
     "st-torch": st_torch_engine,
     "st-onnx-int8": st_onnx_int8_engine,
     "flashrank": flashrank_engine,
