@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 
 def positive_int(text: str) -> int:
@@ -16,12 +17,17 @@ def positive_int(text: str) -> int:
     return value
 
 
-def positive_int_list(text: str) -> list[int]:
-    """An argparse ``type=`` for comma-separated positive integers, e.g. ``10,50,100``."""
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
-    return values
+def positive_int_list(what: str) -> Callable[[str], list[int]]:
+    """An argparse ``type=`` for comma-separated positive integers (e.g. ``10,50,100``) that names
+    WHAT (e.g. "pool sizes") when a value is not positive."""
+
+    def parse(text: str) -> list[int]:
+        try:
+            values = [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        if not values or min(values) < 1:
+            raise argparse.ArgumentTypeError(f"{what} must be positive, got {text!r}")
+        return values
+
+    return parse

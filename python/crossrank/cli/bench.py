@@ -6,25 +6,8 @@ import argparse
 from pathlib import Path
 
 from crossrank import workloads
-from crossrank._validation import check_positive_int
 from crossrank.benchmark.command import BenchSettings, bench
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError("pool sizes must be positive")
-    return values
-
-
-def _positive_int(text: str) -> int:
-    try:
-        return check_positive_int(int(text), "the value")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+from crossrank.cli._types import positive_int, positive_int_list
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -38,7 +21,7 @@ def add_parser(commands) -> None:
     """Add ``crossrank bench`` to an argparse subparsers object."""
     parser = commands.add_parser("bench", help="latency and throughput per pool size")
     parser.add_argument("--model", type=Path, help="bundle folder (default: the embedded default model)")
-    parser.add_argument("--pools", type=_int_list, default=[10, 50, 100, 200, 500, 1000])
+    parser.add_argument("--pools", type=positive_int_list("pool sizes"), default=[10, 50, 100, 200, 500, 1000])
     parser.add_argument("--compare", "--engines", dest="engines", metavar="ENGINES",
                         default="crossrank-int8,crossrank-fp32,ort-naive-int8,ort-naive-fp32",
                         help="comma-separated engines: crossrank-int8, crossrank-fp32, ort-naive-int8, "
@@ -47,7 +30,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--profile", default="msmarco", choices=list(workloads.WORKLOADS),
                         help="passages: msmarco-like or long prose (offline), or TREC DL 2020 BM25 pools (--data)")
     parser.add_argument("--data", type=Path, default=None, help="TREC DL 2020 folder for --profile trec-dl")
-    parser.add_argument("--repeats", type=_positive_int, default=3)
+    parser.add_argument("--repeats", type=positive_int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None, help="write every row and the machine here")
     parser.add_argument("--plot", type=Path, default=None, help="PNG of latency vs pool size (needs matplotlib)")
