@@ -22,12 +22,14 @@ The modules, in the order an export runs them:
 - :mod:`~crossrank.export.report`, :mod:`~crossrank.export.fidelity`,
   :mod:`~crossrank.export.metrics`, :mod:`~crossrank.export.gate`,
   :mod:`~crossrank.export.op_groups`: the fidelity report and the int8 quality gate;
+- :mod:`~crossrank.export.encoder`: the bi-encoder export behind DenseRetriever.
 
 The export path needs the ``[export]`` extra (torch, transformers, optimum-onnx); they are
 imported lazily inside the functions, so ``import crossrank`` never imports torch.
 """
 
 from crossrank.bundle import FORMAT_VERSION, FP32_FILE, INT8_FILE, MANIFEST_FILE, REPORT_FILE, TOKENIZER_FILE
+from crossrank.export.encoder import export_encoder
 from crossrank.export.pipeline import ExportOptions, export_bundle
 from crossrank.export.source import EXPORT_INSTALL_HINT
 from crossrank.export.source import effective_max_length as _effective_max_length  # noqa: F401 (tests)
@@ -45,4 +47,5 @@ __all__ = [
     "VERIFICATION_PAIRS",
     "ExportOptions",
     "export_bundle",
+    "export_encoder",
 ]
