@@ -99,9 +99,21 @@ def _chunks(paragraphs: list[str], low: int, high: int, rng: random.Random) -> l
 
 def builtin_pools(n_pools: int = 10, pool_size: int = 30, *, on_topic: int = 8,
                   words: tuple[int, int] = (25, 60), seed: int = 0) -> list[Pool]:
-    """N_POOLS offline query pools of POOL_SIZE passages each: ON_TOPIC passages from the
-    query's own topic of the Python reference (``pydoc_data.topics``), the rest from other topics;
-    passages of WORDS (low, high) words. Deterministic for a given SEED."""
+    """Offline query pools over the Python reference (``pydoc_data.topics``), deterministic for a SEED.
+
+    Args:
+        n_pools: how many pools (one per built-in question, 1..12).
+        pool_size: passages per pool.
+        on_topic: passages from the question's own topic; the rest come from other topics.
+        words: (low, high) words per passage.
+        seed: the random seed.
+
+    Returns:
+        N_POOLS pools of POOL_SIZE passages each.
+
+    Raises:
+        ValueError: N_POOLS or POOL_SIZE out of range.
+    """
     from pydoc_data.topics import topics
 
     if not 1 <= n_pools <= len(BUILTIN_QUERIES):
@@ -160,9 +172,26 @@ def _bm25_candidates(corpus: dict[str, str], queries: dict[str, str], qids: list
 def eval_pools(folder: str | Path, *, depth: int = 100, max_queries: int | None = None,
                seed: int = 0, split: str = "test") -> tuple[list[Pool], dict[str, dict[str, int]],
                                                             dict[str, Any]]:
-    """Reranking pools over a BEIR folder: for each judged query (the first MAX_QUERIES of them
-    in a seeded random order, all when None), BM25 top-DEPTH from ``bm25s`` when it is installed,
-    else the query's judged documents plus random ones up to DEPTH. Returns (pools, qrels, info)."""
+    """Reranking pools over a BEIR folder.
+
+    For each judged query (the first MAX_QUERIES of them in a seeded random order, all when None),
+    BM25 top-DEPTH from ``bm25s`` when it is installed, else the query's judged documents plus
+    random ones up to DEPTH.
+
+    Args:
+        folder: a BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv).
+        depth: candidates per query.
+        max_queries: judged queries to use (None: all).
+        seed: the random seed (query sample, fallback candidates).
+        split: the qrels file to read.
+
+    Returns:
+        (pools, qrels of the pools' queries, info for report.json).
+
+    Raises:
+        FileNotFoundError: FOLDER is not a BEIR folder.
+        ValueError: no query has a relevant judgement.
+    """
     corpus, queries, qrels = read_beir(folder, split)
     judged = [q for q in queries if any(g > 0 for g in qrels.get(q, {}).values())]
     if not judged:
@@ -211,9 +240,17 @@ class _EngineScorer:
 
 def make_scorer(bundle: str | Path, model_file: str | Path | None = None, *, precision: str = "int8",
                 threads: int | None = None) -> _EngineScorer:
-    """A callable ``pairs -> raw logits of the scored label`` for BUNDLE, running MODEL_FILE
-    (default: the bundle's file for PRECISION). Activation is left out: rank metrics do not
-    depend on it and raw logits keep differences that a saturated sigmoid would hide."""
+    """A callable ``pairs -> raw logits of the scored label`` through crossrank's engine.
+
+    Activation is left out: rank metrics do not depend on it and raw logits keep differences
+    that a saturated sigmoid would hide.
+
+    Args:
+        bundle: the bundle folder (read once, through :class:`crossrank.bundle.Bundle`).
+        model_file: the graph to run (default: the bundle's file for PRECISION).
+        precision: "int8" or "fp32": how the engine treats MODEL_FILE.
+        threads: engine threads (default: the engine's).
+    """
     b = Bundle.load(bundle)
     if model_file is not None:
         path = Path(model_file)
@@ -250,9 +287,21 @@ def compare(reference: Sequence[np.ndarray], test: Sequence[np.ndarray], pools: 
             qrels: Mapping[str, Mapping[str, int]] | None = None, k: int = TOP_K) -> dict[str, Any]:
     """Agreement of TEST scores with REFERENCE scores (e.g. int8 vs fp32), pool by pool.
 
-    Returns per-query means of Kendall tau-b, Spearman rho and top-K overlap, the lowest
-    overlap, the largest |score difference|, and, with QRELS, nDCG@K of both and their
-    difference in points (reference - test, x100: positive = the test precision lost)."""
+    Args:
+        reference: one score array per pool (e.g. fp32).
+        test: one score array per pool (e.g. int8).
+        pools: the pools scored (their query ids and document ids, for nDCG).
+        qrels: judgements per query id; adds nDCG@K.
+        k: the top-k of overlap and nDCG.
+
+    Returns:
+        Per-query means of Kendall tau-b, Spearman rho and top-K overlap, the lowest overlap, the
+        largest |score difference|, and, with QRELS, nDCG@K of both and their difference in points
+        (reference - test, x100: positive = the test precision lost).
+
+    Raises:
+        ValueError: REFERENCE, TEST and POOLS differ in length.
+    """
     if not (len(reference) == len(test) == len(pools)):
         raise ValueError("reference, test and pools differ in length")
     taus, rhos, overlaps, diffs = [], [], [], []

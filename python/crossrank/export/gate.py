@@ -74,8 +74,20 @@ class GateThresholds:
 def quantize_variant(fp32: str | Path, out: str | Path, *, per_channel: bool = True,
                      reduce_range: bool = False, exclude: Sequence[str] = (),
                      only: Sequence[str] | None = None) -> dict[str, Any]:
-    """Dynamic int8 (U8S8, QOperator) of the fused FP32 graph into OUT, leaving the nodes in
-    EXCLUDE in fp32 (or quantizing only the nodes in ONLY). Returns the graph's quantized ops."""
+    """Dynamic int8 (U8S8, QOperator) of the fused FP32 graph into OUT, through the export's own
+    quantization step (:func:`crossrank.export.onnx_steps.quantize_dynamic_int8`).
+
+    Args:
+        fp32: the fused fp32 graph.
+        out: the int8 graph to write.
+        per_channel: one int8 scale per output channel (False: per tensor).
+        reduce_range: 7-bit weights.
+        exclude: nodes left in fp32.
+        only: quantize only these nodes (None: all that can be).
+
+    Returns:
+        ``{"quantized_ops": {op_type: count}}`` of the written graph.
+    """
     quantize_dynamic_int8(fp32, out, per_channel=per_channel, reduce_range=reduce_range, exclude=exclude,
                           only=only)
     return {"quantized_ops": quantized_ops(out)}
@@ -120,9 +132,20 @@ class Gate:
 
     ``measure_base()`` scores POOL_SETS with fp32 and int8 (the fidelity report);
     ``search()`` then looks for a mixed-precision graph when the base fails, replaces the bundle's
-    int8 file with the best variant, and returns the gate record. GATE_SETS: the names of the pool
-    sets the thresholds apply to (default: all). CALIBRATION: the pool set the per-group
-    sensitivity is measured on (default: the first, at most ``calibration_pools`` of its pools)."""
+    int8 file with the best variant, and returns the gate record. The per-group sensitivity is
+    measured on the first pool set (at most ``calibration_pools`` of its pools).
+
+    Args:
+        bundle: the bundle folder.
+        pool_sets: the pools to score; the first one is also the calibration set.
+        thresholds: when int8 is good enough.
+        per_channel: per-channel int8 weights in the variants.
+        reduce_range: 7-bit int8 weights in the variants.
+        gate_sets: the names of the pool sets the thresholds apply to (default: all).
+        calibration_pools: pools of the first set the sensitivity is measured on.
+        log: where progress lines go.
+        threads: engine threads for scoring.
+    """
 
     def __init__(self, bundle: str | Path, pool_sets: Sequence[PoolSet], thresholds: GateThresholds,
                  *, per_channel: bool = True, reduce_range: bool = False,

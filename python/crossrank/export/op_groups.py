@@ -25,9 +25,19 @@ _LAYER = re.compile(r"layers?[._/](\d+)[./]")
 
 
 def op_groups(model_path: str | Path) -> list[OpGroup]:
-    """The quantizable operators of a fused fp32 graph, grouped: 'embeddings' (Gather on weight
-    tables), 'layer.<i>.attention' (fused Attention + output projection), 'layer.<i>.ffn' (the two
-    feed-forward MatMuls), 'head' (what runs on the pooled token: pooler, classifier)."""
+    """The quantizable operators of a fused fp32 graph, grouped.
+
+    Groups: 'embeddings' (Gather on weight tables), 'layer.<i>.attention' (fused Attention +
+    output projection), 'layer.<i>.ffn' (the two feed-forward MatMuls), 'head' (what runs on the
+    pooled token: pooler, classifier).
+
+    Args:
+        model_path: the fused fp32 graph.
+
+    Returns:
+        The groups in graph order (embeddings, layers, head), each with its share of the weight
+        multiply-adds per token.
+    """
     import onnx
 
     graph = onnx.load(str(model_path), load_external_data=False).graph

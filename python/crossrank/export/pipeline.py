@@ -21,7 +21,6 @@ from typing import Any
 from crossrank._folders import atomic_folder, check_replaceable
 from crossrank.beir import read_beir
 from crossrank.bundle import (
-    ENGINE_FILES,
     FORMAT_VERSION,
     FP32_FILE,
     INT8_FILE,
