@@ -181,9 +181,19 @@ def default_model(*, rebuild: bool = False, progress: bool = True) -> Path:
 
     The bundle lives in ``$CROSSRANK_HOME/models/minilm-l6-seeded``. It is written atomically
     (built next to its final place and renamed), so an interrupted build leaves no half bundle.
-    REBUILD=True rebuilds it even when a cached one exists; a cached one built by an older
-    crossrank (no engine graphs) is rebuilt too. Every build is identical in weights (the head is
-    seeded).
+    A cached one built by an older crossrank (no engine graphs) is rebuilt. Every build is
+    identical in weights (the head is seeded).
+
+    Args:
+        rebuild: rebuild it even when a cached one exists.
+        progress: print the export's progress lines.
+
+    Returns:
+        The bundle folder.
+
+    Raises:
+        ImportError: it must be built and torch / transformers are not installed.
+        FileExistsError: the folder holds something that is not a bundle.
     """
     target = default_model_dir()
     if is_bundle(target) and not rebuild:
@@ -201,9 +211,14 @@ def default_model(*, rebuild: bool = False, progress: bool = True) -> Path:
 def default_encoder(*, rebuild: bool = False, progress: bool = False) -> Path:
     """Path of the default bi-encoder folder (all-MiniLM-L6-v2), exporting it on first use.
 
+    It lives in ``$CROSSRANK_HOME/models/minilm-l6-embed`` and is written atomically.
+
     Args:
         rebuild: export it again even when a cached one exists.
         progress: print a line when it was exported.
+
+    Returns:
+        The encoder folder.
     """
     target = default_encoder_dir()
     if is_encoder(target) and not rebuild:
