@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
 
-    from crossrank import fidelity as F
-    from crossrank import quality_gate as Q
+    from crossrank.export import fidelity as F
+    from crossrank.export import gate as Q
 
     work = Path(tempfile.mkdtemp(prefix="crossrank-agreement-"))
     variants: dict[str, Path] = {}

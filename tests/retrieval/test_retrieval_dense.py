@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from crossrank.retrieval import BiEncoder, DenseRetriever, HybridRetriever, Pipeline, load_retriever
-from crossrank.retrieval.encoder import ENCODER_MANIFEST, default_encoder_dir, export_encoder
+from crossrank.default_model import default_encoder_dir
+from crossrank.export.encoder import ENCODER_MANIFEST, export_encoder
 
 DOCS = [
     ("pets", "My cat loves to sleep on the warm windowsill all afternoon."),

@@ -9,10 +9,12 @@ or loaded; dense retrieval needs onnxruntime (a core dependency) and, once, the 
 export the bi-encoder. Evaluation (``crossrank eval``) needs ir-measures (``[retrieval]``).
 """
 
+from crossrank.default_model import default_encoder
+from crossrank.export.encoder import export_encoder
 from crossrank.retrieval.base import CorpusTooSmallWarning, Hit, Retriever, load_retriever
 from crossrank.retrieval.corpus import Corpus
 from crossrank.retrieval.dense import DenseRetriever
-from crossrank.retrieval.encoder import BiEncoder, default_encoder, export_encoder
+from crossrank.retrieval.encoder import BiEncoder
 from crossrank.retrieval.hybrid import HybridRetriever, reciprocal_rank_fusion
 from crossrank.retrieval.lexical import BM25Retriever
 from crossrank.retrieval.pipeline import Pipeline, Timings

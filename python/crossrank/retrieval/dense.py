@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from crossrank.default_model import default_encoder_dir
 from crossrank.retrieval.base import Retriever
 from crossrank.retrieval.corpus import Corpus
-from crossrank.retrieval.encoder import BiEncoder, default_encoder_dir
+from crossrank.retrieval.encoder import BiEncoder
 from crossrank.retrieval.topk import exact_topk
 
 __all__ = ["DenseRetriever"]

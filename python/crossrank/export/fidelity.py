@@ -1,23 +1,21 @@
-"""How much did int8 cost? Agreement metrics between two precisions of one bundle.
+"""How much did int8 cost? Agreement between two precisions of one bundle on query pools.
 
 Used by the export's fidelity report and quality gate (``report.json`` in a bundle):
 
-- ranking agreement per query pool: Kendall's tau-b, Spearman's rho, top-k overlap;
-- nDCG@10 of each precision when judged data (BEIR layout) is given, trec_eval style: linear gains
-  (the grade), the ideal ranking made of every judged-relevant document of the query;
+- ranking agreement per query pool (:func:`compare`, metrics in :mod:`crossrank.export.metrics`):
+  Kendall's tau-b, Spearman's rho, top-k overlap, and nDCG@10 of each precision when judged data
+  (BEIR layout) is given;
 - query/candidate pools: a built-in set that ships offline (questions and passages from Python's
   own documentation, ``pydoc_data``), or reranking pools over a user's BEIR folder (BM25 top-k
   from ``bm25s`` when installed, else the judged documents plus random ones).
 
 Everything here is numpy plus the standard library; scoring goes through crossrank's own engine
-(:class:`crossrank.Reranker`), BM25 pools through :class:`crossrank.BM25Retriever`.
+(:class:`crossrank.reranker.Reranker`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import random
 import warnings
 from collections.abc import Mapping, Sequence
@@ -27,6 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from crossrank.beir import read_beir
+from crossrank.bundle import MODEL_FILES, Bundle
+from crossrank.export.metrics import TOP_K, kendall_tau, ndcg_at_k, spearman, topk_overlap
+from crossrank.reranker import Reranker, TruncationWarning
 from crossrank.workloads import prose_paragraphs
 
 __all__ = [
@@ -34,104 +36,15 @@ __all__ = [
     "builtin_pools",
     "compare",
     "eval_pools",
+    "format_metric",
     "format_report",
     "kendall_tau",
-    "load_beir",
     "make_scorer",
     "ndcg_at_k",
     "score_pools",
     "spearman",
     "topk_overlap",
 ]
-
-TOP_K = 10
-
-
-# --------------------------------------------------------------------------------------------
-# metrics
-
-
-def _ranks(x: np.ndarray) -> np.ndarray:
-    """Average ranks (ties share the mean of their positions), 1-based."""
-    x = np.asarray(x, dtype=np.float64)
-    order = np.argsort(x, kind="stable")
-    ranks = np.empty(len(x), dtype=np.float64)
-    sorted_x = x[order]
-    i = 0
-    n = len(x)
-    while i < n:
-        j = i
-        while j + 1 < n and sorted_x[j + 1] == sorted_x[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
-    return ranks
-
-
-def spearman(a: Sequence[float], b: Sequence[float]) -> float:
-    """Spearman's rank correlation (Pearson on average ranks). NaN when either side is constant."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
-    if len(a) < 2:
-        return float("nan")
-    ra, rb = _ranks(a) - (len(a) + 1) / 2.0, _ranks(b) - (len(b) + 1) / 2.0
-    den = math.sqrt(float(ra @ ra) * float(rb @ rb))
-    return float(ra @ rb) / den if den > 0 else float("nan")
-
-
-def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
-    """Kendall's tau-b (ties in either ranking accounted for, as scipy.stats.kendalltau).
-
-    O(n²) in memory and time: meant for reranking pools (hundreds of candidates), not millions.
-    NaN when either side is constant."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
-    n = len(a)
-    if n < 2:
-        return float("nan")
-    iu = np.triu_indices(n, k=1)
-    da = np.sign(a[:, None] - a[None, :])[iu]
-    db = np.sign(b[:, None] - b[None, :])[iu]
-    s = float(np.sum(da * db))
-    n_a = float(np.count_nonzero(da))  # pairs not tied in a
-    n_b = float(np.count_nonzero(db))
-    den = math.sqrt(n_a * n_b)
-    return s / den if den > 0 else float("nan")
-
-
-def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k best scores, best first; ties keep input order."""
-    return np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")[:k]
-
-
-def topk_overlap(a: Sequence[float], b: Sequence[float], k: int = TOP_K) -> float:
-    """|top-k(a) ∩ top-k(b)| / min(k, n): the share of one ranking's top k the other keeps."""
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
-    m = min(k, len(a))
-    if m == 0:
-        return float("nan")
-    return len(set(_top(a, m).tolist()) & set(_top(b, m).tolist())) / m
-
-
-def ndcg_at_k(scores: Sequence[float], doc_ids: Sequence[str], judgements: Mapping[str, int],
-              k: int = TOP_K) -> float:
-    """nDCG@k of ranking DOC_IDS by SCORES (best first, ties in input order), trec_eval style:
-    gain = grade (linear), discount log2(rank + 1), the ideal made of all judged documents with
-    grade > 0 (also those not in the pool). NaN when the query has no relevant judgement."""
-    ideal = sorted((g for g in judgements.values() if g > 0), reverse=True)[:k]
-    if not ideal:
-        return float("nan")
-    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    dcg = 0.0
-    for i, j in enumerate(_top(np.asarray(scores), k)):
-        g = judgements.get(doc_ids[j], 0)
-        if g > 0:
-            dcg += g / math.log2(i + 2)
-    return dcg / idcg
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,9 +99,21 @@ def _chunks(paragraphs: list[str], low: int, high: int, rng: random.Random) -> l
 
 def builtin_pools(n_pools: int = 10, pool_size: int = 30, *, on_topic: int = 8,
                   words: tuple[int, int] = (25, 60), seed: int = 0) -> list[Pool]:
-    """N_POOLS offline query pools of POOL_SIZE passages each: ON_TOPIC passages from the
-    query's own topic of the Python reference (``pydoc_data.topics``), the rest from other topics;
-    passages of WORDS (low, high) words. Deterministic for a given SEED."""
+    """Offline query pools over the Python reference (``pydoc_data.topics``), deterministic for a SEED.
+
+    Args:
+        n_pools: how many pools (one per built-in question, 1..12).
+        pool_size: passages per pool.
+        on_topic: passages from the question's own topic; the rest come from other topics.
+        words: (low, high) words per passage.
+        seed: the random seed.
+
+    Returns:
+        N_POOLS pools of POOL_SIZE passages each.
+
+    Raises:
+        ValueError: N_POOLS or POOL_SIZE out of range.
+    """
     from pydoc_data.topics import topics
 
     if not 1 <= n_pools <= len(BUILTIN_QUERIES):
@@ -215,40 +140,59 @@ def builtin_pools(n_pools: int = 10, pool_size: int = 30, *, on_topic: int = 8,
     return pools
 
 
-def load_beir(folder: str | Path, split: str = "test") -> tuple[dict[str, str], dict[str, str],
-                                                                 dict[str, dict[str, int]]]:
-    """(corpus, queries, qrels) of a BEIR folder: ``crossrank.beir.read_beir``."""
-    from crossrank.beir import read_beir
-
-    return read_beir(folder, split)
-
-
 def _bm25_candidates(corpus: dict[str, str], queries: dict[str, str], qids: list[str],
                      depth: int) -> dict[str, list[str]] | None:
     """BM25 top-DEPTH document ids per query (those with a positive score, or the top ones if
-    none has), or None when bm25s is not installed."""
-    from crossrank.retrieval.lexical import BM25Retriever
+    none has), or None when bm25s / PyStemmer are not installed.
 
+    The settings of crossrank's BM25Retriever (bm25s "lucene", k1 1.5, b 0.75, lowercased,
+    English stopwords, Snowball English stems, ties to the lower index), called through bm25s
+    itself: crossrank.retrieval imports the default encoder, which is built by this package.
+    """
     try:
-        retriever = BM25Retriever.build(corpus)
+        import bm25s
+        import Stemmer
     except ImportError:
         return None
+    stemmer = Stemmer.Stemmer("english")
     ids = list(corpus)
+    model = bm25s.BM25(k1=1.5, b=0.75, delta=0.5, method="lucene")
+    model.index(bm25s.tokenize(list(corpus.values()), lower=True, stopwords="en", stemmer=stemmer,
+                               return_ids=True, show_progress=False), show_progress=False)
+    tokens = bm25s.tokenize([queries[q] for q in qids], lower=True, stopwords="en", stemmer=stemmer,
+                            return_ids=False, show_progress=False)
     out = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # depth larger than a tiny corpus: clipped, fine here
-        for qid, (docs, scores) in zip(qids, retriever.retrieve_many([queries[q] for q in qids], depth)):
-            out[qid] = [ids[int(d)] for d, s in zip(docs, scores) if s > 0] or [ids[int(d)] for d in docs]
+    for qid, words in zip(qids, tokens):
+        scores = np.asarray(model.get_scores(words), dtype=np.float32) if words else np.zeros(len(ids))
+        top = np.argsort(-scores, kind="stable")[:depth]
+        out[qid] = [ids[d] for d in top if scores[d] > 0] or [ids[d] for d in top]
     return out
 
 
 def eval_pools(folder: str | Path, *, depth: int = 100, max_queries: int | None = None,
                seed: int = 0, split: str = "test") -> tuple[list[Pool], dict[str, dict[str, int]],
                                                             dict[str, Any]]:
-    """Reranking pools over a BEIR folder: for each judged query (the first MAX_QUERIES of them
-    in a seeded random order, all when None), BM25 top-DEPTH from ``bm25s`` when it is installed,
-    else the query's judged documents plus random ones up to DEPTH. Returns (pools, qrels, info)."""
-    corpus, queries, qrels = load_beir(folder, split)
+    """Reranking pools over a BEIR folder.
+
+    For each judged query (the first MAX_QUERIES of them in a seeded random order, all when None),
+    BM25 top-DEPTH from ``bm25s`` when it is installed, else the query's judged documents plus
+    random ones up to DEPTH.
+
+    Args:
+        folder: a BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv).
+        depth: candidates per query.
+        max_queries: judged queries to use (None: all).
+        seed: the random seed (query sample, fallback candidates).
+        split: the qrels file to read.
+
+    Returns:
+        (pools, qrels of the pools' queries, info for report.json).
+
+    Raises:
+        FileNotFoundError: FOLDER is not a BEIR folder.
+        ValueError: no query has a relevant judgement.
+    """
+    corpus, queries, qrels = read_beir(folder, split)
     judged = [q for q in queries if any(g > 0 for g in qrels.get(q, {}).values())]
     if not judged:
         raise ValueError(f"{folder}: no query of queries.jsonl has a relevant judgement in qrels/{split}.tsv")
@@ -285,31 +229,33 @@ def eval_pools(folder: str | Path, *, depth: int = 100, max_queries: int | None 
 class _EngineScorer:
     engine = "crossrank engine (Reranker, C++ tokenizer and batching, ONNX Runtime C API)"
 
-    def __init__(self, reranker) -> None:
+    def __init__(self, reranker: Reranker) -> None:
         self.reranker = reranker
 
     def __call__(self, pairs: list[tuple[str, str]]) -> np.ndarray:
-        from crossrank.reranker import TruncationWarning
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", TruncationWarning)
             return np.asarray(self.reranker.score_pairs(pairs, show_progress=False), dtype=np.float32)
 
 
 def make_scorer(bundle: str | Path, model_file: str | Path | None = None, *, precision: str = "int8",
-                threads: int | None = None):
-    """A callable ``pairs -> raw logits of the scored label`` for BUNDLE, running MODEL_FILE
-    (default: the bundle's file for PRECISION). Activation is left out: rank metrics do not
-    depend on it and raw logits keep differences that a saturated sigmoid would hide."""
-    bundle = Path(bundle)
-    manifest = json.loads((bundle / "crossrank.json").read_text(encoding="utf-8"))
-    files = manifest.get("files") or {}
-    path = Path(model_file) if model_file is not None else bundle / files.get(
-        precision, "model.onnx" if precision == "fp32" else "model.int8.onnx")
-    from crossrank.bundle import Bundle
-    from crossrank.reranker import Reranker
+                threads: int | None = None) -> _EngineScorer:
+    """A callable ``pairs -> raw logits of the scored label`` through crossrank's engine.
 
+    Activation is left out: rank metrics do not depend on it and raw logits keep differences
+    that a saturated sigmoid would hide.
+
+    Args:
+        bundle: the bundle folder (read once, through :class:`crossrank.bundle.Bundle`).
+        model_file: the graph to run (default: the bundle's file for PRECISION).
+        precision: "int8" or "fp32": how the engine treats MODEL_FILE.
+        threads: engine threads (default: the engine's).
+    """
     b = Bundle.load(bundle)
+    if model_file is not None:
+        path = Path(model_file)
+    else:
+        path = b.model_files.get(precision, b.path / MODEL_FILES[precision])
     # Exactly MODEL_FILE: the standard graph, not the engine graph the bundle may also list.
     b = dataclasses.replace(b, model_files={**b.model_files, precision: path}, engine_files={},
                             default_precision=precision)
@@ -341,9 +287,21 @@ def compare(reference: Sequence[np.ndarray], test: Sequence[np.ndarray], pools: 
             qrels: Mapping[str, Mapping[str, int]] | None = None, k: int = TOP_K) -> dict[str, Any]:
     """Agreement of TEST scores with REFERENCE scores (e.g. int8 vs fp32), pool by pool.
 
-    Returns per-query means of Kendall tau-b, Spearman rho and top-K overlap, the lowest
-    overlap, the largest |score difference|, and, with QRELS, nDCG@K of both and their
-    difference in points (reference - test, x100: positive = the test precision lost)."""
+    Args:
+        reference: one score array per pool (e.g. fp32).
+        test: one score array per pool (e.g. int8).
+        pools: the pools scored (their query ids and document ids, for nDCG).
+        qrels: judgements per query id; adds nDCG@K.
+        k: the top-k of overlap and nDCG.
+
+    Returns:
+        Per-query means of Kendall tau-b, Spearman rho and top-K overlap, the lowest overlap, the
+        largest |score difference|, and, with QRELS, nDCG@K of both and their difference in points
+        (reference - test, x100: positive = the test precision lost).
+
+    Raises:
+        ValueError: REFERENCE, TEST and POOLS differ in length.
+    """
     if not (len(reference) == len(test) == len(pools)):
         raise ValueError("reference, test and pools differ in length")
     taus, rhos, overlaps, diffs = [], [], [], []
@@ -385,7 +343,8 @@ def compare(reference: Sequence[np.ndarray], test: Sequence[np.ndarray], pools: 
 # printing
 
 
-def _f(x: Any, fmt: str = ".3f") -> str:
+def format_metric(x: Any, fmt: str = ".3f") -> str:
+    """X in FMT, or a dash for a missing value."""
     return "—" if x is None else format(x, fmt)
 
 
@@ -409,12 +368,12 @@ def format_report(report: Mapping[str, Any]) -> str:
         for set_name, m in (v.get("metrics") or {}).items():
             if not m:
                 continue
-            row = (f"{label:<34} {set_name:<8} {_f(m.get('top10_overlap'))[:6]:>6} "
-                   f"{_f(m.get('top10_overlap_min'), '.2f'):>5} {_f(m.get('kendall_tau')):>6} "
-                   f"{_f(m.get('spearman')):>6}")
+            row = (f"{label:<34} {set_name:<8} {format_metric(m.get('top10_overlap'))[:6]:>6} "
+                   f"{format_metric(m.get('top10_overlap_min'), '.2f'):>5} {format_metric(m.get('kendall_tau')):>6} "
+                   f"{format_metric(m.get('spearman')):>6}")
             if has_eval:
-                row += (f" {_f(m.get('ndcg@10_reference')):>9} {_f(m.get('ndcg@10_test')):>6} "
-                        f"{_f(m.get('ndcg@10_drop_points'), '+.2f'):>8}")
+                row += (f" {format_metric(m.get('ndcg@10_reference')):>9} {format_metric(m.get('ndcg@10_test')):>6} "
+                        f"{format_metric(m.get('ndcg@10_drop_points'), '+.2f'):>8}")
             lines.append(row)
             label = ""
     gate = report.get("gate") or {}

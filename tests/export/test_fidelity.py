@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from conftest import crossrank_submodule
 
-F = crossrank_submodule("fidelity")
+from crossrank.beir import read_beir
+
+F = crossrank_submodule("export.fidelity")
 onnx = pytest.importorskip("onnx")
 
 
@@ -149,12 +151,12 @@ def beir_dir(tmp_path_factory) -> Path:
 
 
 def test_load_beir(beir_dir, tmp_path):
-    corpus, queries, qrels = F.load_beir(beir_dir)
+    corpus, queries, qrels = read_beir(beir_dir)
     assert len(corpus) == 60 and corpus["d0"].startswith("doc 0 ")
     assert len(queries) == 5 and set(qrels) == {"q0", "q1", "q2", "q3"}
     assert qrels["q0"]["d7"] == 2
     with pytest.raises(FileNotFoundError, match="not a BEIR folder"):
-        F.load_beir(tmp_path)
+        read_beir(tmp_path)
 
 
 def test_eval_pools_bm25_and_fallback(beir_dir, monkeypatch):
@@ -163,7 +165,7 @@ def test_eval_pools_bm25_and_fallback(beir_dir, monkeypatch):
     assert info["candidates"].startswith("bm25s top-20") and info["queries"] == 4
     assert [p.query_id for p in pools] == ["q0", "q1", "q2", "q3"]  # judged queries only
     assert all(1 <= len(p.docs) <= 20 for p in pools) and set(qrels) == {"q0", "q1", "q2", "q3"}
-    corpus, _, _ = F.load_beir(beir_dir)
+    corpus, _, _ = read_beir(beir_dir)
     assert all(corpus[i] == d for p in pools for i, d in zip(p.doc_ids, p.docs))
 
     monkeypatch.setattr(F, "_bm25_candidates", lambda *a, **k: None)  # as if bm25s were missing
@@ -178,7 +180,7 @@ def test_eval_pools_bm25_and_fallback(beir_dir, monkeypatch):
 
 
 def _gate_module():
-    return crossrank_submodule("quality_gate")
+    return crossrank_submodule("export.gate")
 
 
 def test_report_json_is_written(tiny_bundle):
