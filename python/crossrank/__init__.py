@@ -1,9 +1,13 @@
 """crossrank: fast cross-encoder reranking on CPU (C++ core over ONNX Runtime)."""
 
+# Order matters once: crossrank.retrieval is loaded before crossrank.default_model. The export that
+# builds the defaults reads BEIR pools through crossrank.retrieval.lexical, and the retrieval package
+# re-exports the default bi-encoder; loading retrieval first lets each finish before the other needs
+# it (the module graph itself has no cycle: scripts/check_structure.py, tests/test_structure.py).
+from crossrank.retrieval import BM25Retriever, DenseRetriever, Hit, HybridRetriever, Pipeline, exact_topk  # noqa: I001
 from crossrank.bundle import Bundle
 from crossrank.default_model import default_model
 from crossrank.reranker import RankResult, Reranker, ScoreStats, TruncationWarning
-from crossrank.retrieval import BM25Retriever, DenseRetriever, Hit, HybridRetriever, Pipeline, exact_topk
 from crossrank.tokenizer import Encoding, Tokenizer
 
 __version__ = "0.1.0"

@@ -7,7 +7,8 @@ Used by the export's fidelity report and quality gate (``report.json`` in a bund
   (BEIR layout) is given;
 - query/candidate pools: a built-in set that ships offline (questions and passages from Python's
   own documentation, ``pydoc_data``), or reranking pools over a user's BEIR folder (BM25 top-k
-  from ``bm25s`` when installed, else the judged documents plus random ones).
+  from :class:`~crossrank.retrieval.lexical.BM25Retriever` when bm25s is installed, else the
+  judged documents plus random ones).
 
 Everything here is numpy plus the standard library; scoring goes through crossrank's own engine
 (:class:`crossrank.reranker.Reranker`).
@@ -29,6 +30,7 @@ from crossrank.beir import read_beir
 from crossrank.bundle import MODEL_FILES, Bundle
 from crossrank.export.metrics import TOP_K, kendall_tau, ndcg_at_k, spearman, topk_overlap
 from crossrank.reranker import Reranker, TruncationWarning
+from crossrank.retrieval.lexical import BM25Retriever
 from crossrank.workloads import prose_paragraphs
 
 __all__ = [
@@ -143,29 +145,18 @@ def builtin_pools(n_pools: int = 10, pool_size: int = 30, *, on_topic: int = 8,
 def _bm25_candidates(corpus: dict[str, str], queries: dict[str, str], qids: list[str],
                      depth: int) -> dict[str, list[str]] | None:
     """BM25 top-DEPTH document ids per query (those with a positive score, or the top ones if
-    none has), or None when bm25s / PyStemmer are not installed.
-
-    The settings of crossrank's BM25Retriever (bm25s "lucene", k1 1.5, b 0.75, lowercased,
-    English stopwords, Snowball English stems, ties to the lower index), called through bm25s
-    itself: crossrank.retrieval imports the default encoder, which is built by this package.
-    """
+    none has), from :class:`~crossrank.retrieval.lexical.BM25Retriever`; None when bm25s is not
+    installed."""
     try:
-        import bm25s
-        import Stemmer
+        retriever = BM25Retriever.build(corpus)
     except ImportError:
         return None
-    stemmer = Stemmer.Stemmer("english")
     ids = list(corpus)
-    model = bm25s.BM25(k1=1.5, b=0.75, delta=0.5, method="lucene")
-    model.index(bm25s.tokenize(list(corpus.values()), lower=True, stopwords="en", stemmer=stemmer,
-                               return_ids=True, show_progress=False), show_progress=False)
-    tokens = bm25s.tokenize([queries[q] for q in qids], lower=True, stopwords="en", stemmer=stemmer,
-                            return_ids=False, show_progress=False)
     out = {}
-    for qid, words in zip(qids, tokens):
-        scores = np.asarray(model.get_scores(words), dtype=np.float32) if words else np.zeros(len(ids))
-        top = np.argsort(-scores, kind="stable")[:depth]
-        out[qid] = [ids[d] for d in top if scores[d] > 0] or [ids[d] for d in top]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # depth larger than a tiny corpus: clipped, fine here
+        for qid, (docs, scores) in zip(qids, retriever.retrieve_many([queries[q] for q in qids], depth)):
+            out[qid] = [ids[int(d)] for d, s in zip(docs, scores) if s > 0] or [ids[int(d)] for d in docs]
     return out
 
 
