@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ir_measures")
 pytest.importorskip("bm25s")
 
 from crossrank.cli.evaluate import add_parser as add_eval_parser  # noqa: E402
@@ -22,6 +22,38 @@ from crossrank.retrieval.evaluate import (  # noqa: E402
 )
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def _ir_measures_reference(qrels, rankings, depth, relevance_level):
+    """What evaluate_rankings computed before crossrank had its own metrics: ir-measures (trec_eval)."""
+    ir = pytest.importorskip("ir_measures")
+    measures = {"ndcg@10": ir.nDCG @ 10, "mrr@10": ir.RR(rel=relevance_level) @ 10,
+                f"recall@{depth}": ir.R(rel=relevance_level) @ depth}
+    run = {q: {d: float(len(docs) - r) for r, d in enumerate(docs)} for q, docs in rankings.items() if docs}
+    totals = dict.fromkeys(measures, 0.0)
+    for metric in ir.iter_calc(list(measures.values()), qrels, run):
+        for name, measure in measures.items():
+            if metric.measure == measure:
+                totals[name] += metric.value
+    return {name: total / len(qrels) for name, total in totals.items()}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_metrics_equal_ir_measures_on_random_judgements_and_rankings(seed):
+    rng = random.Random(seed)
+    docs = [f"d{i}" for i in range(60)]
+    qrels, rankings = {}, {}
+    for q in range(40):
+        judged = rng.sample(docs, rng.randint(1, 25))
+        # graded 0-3; some queries have no relevant document, some grade 1 only
+        qrels[f"q{q}"] = {d: rng.choice((0, 0, 1, 2, 3)) if q % 7 else 0 for d in judged}
+        if q % 5:  # every fifth judged query is missing from the run
+            rankings[f"q{q}"] = rng.sample(docs, rng.randint(0, 40))
+    for depth in (5, 100):
+        for level in (1, 2):
+            got = evaluate_rankings(qrels, rankings, depth=depth, relevance_level=level)
+            want = _ir_measures_reference(qrels, rankings, depth, level)
+            assert got == pytest.approx(want, abs=1e-12), (depth, level)
 
 
 def test_metrics_match_a_hand_computed_case():

@@ -19,8 +19,8 @@ The modules, in the order an export runs them:
   operator counts (shared with the bi-encoder export and the gate);
 - :mod:`~crossrank.export.verify`: both graphs against PyTorch, the engine graphs against the
   standard ones (:mod:`~crossrank.export.engine_graph` writes them);
-- :mod:`~crossrank.export.report`, :mod:`~crossrank.export.fidelity`,
-  :mod:`~crossrank.export.metrics`, :mod:`~crossrank.export.gate`,
+- :mod:`~crossrank.export.report`, :mod:`~crossrank.export.fidelity`
+  (metrics in :mod:`crossrank.metrics`), :mod:`~crossrank.export.gate`,
   :mod:`~crossrank.export.op_groups`: the fidelity report and the int8 quality gate;
 - :mod:`~crossrank.export.encoder`: the bi-encoder export behind DenseRetriever.
 

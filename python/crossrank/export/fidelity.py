@@ -2,7 +2,7 @@
 
 Used by the export's fidelity report and quality gate (``report.json`` in a bundle):
 
-- ranking agreement per query pool (:func:`compare`, metrics in :mod:`crossrank.export.metrics`):
+- ranking agreement per query pool (:func:`compare`, metrics in :mod:`crossrank.metrics`):
   Kendall's tau-b, Spearman's rho, top-k overlap, and nDCG@10 of each precision when judged data
   (BEIR layout) is given;
 - query/candidate pools: a built-in set that ships offline (questions and passages from Python's
@@ -28,7 +28,7 @@ import numpy as np
 
 from crossrank.beir import read_beir
 from crossrank.bundle import MODEL_FILES, Bundle
-from crossrank.export.metrics import TOP_K, kendall_tau, ndcg_at_k, spearman, topk_overlap
+from crossrank.metrics import TOP_K, kendall_tau, ndcg_at_k, spearman, topk_overlap
 from crossrank.reranker import Reranker, TruncationWarning
 from crossrank.retrieval.lexical import BM25Retriever
 from crossrank.workloads import prose_paragraphs

@@ -6,7 +6,7 @@
 
 BM25 needs the ``[retrieval]`` extra (bm25s, PyStemmer), imported only when a BM25 index is built
 or loaded; dense retrieval needs onnxruntime (a core dependency) and, once, the ``[export]`` extra to
-export the bi-encoder. Evaluation (``crossrank eval``) needs ir-measures (``[retrieval]``).
+export the bi-encoder.
 """
 
 from crossrank.default_model import default_encoder

@@ -1,13 +1,13 @@
-"""Evaluation on BEIR-layout collections: loading, trec_eval metrics (ir-measures), ``crossrank eval``.
+"""Evaluation on BEIR-layout collections: loading, trec_eval metrics, ``crossrank eval``.
 
 A BEIR folder holds ``corpus.jsonl`` ({"_id", "title", "text"}), ``queries.jsonl`` ({"_id", "text"})
 and ``qrels/<split>.tsv`` (``query-id  corpus-id  score`` with a header). Documents are searched as
 ``title + " " + text``; only queries with judgements are evaluated.
 
-Metrics come from ir-measures (its pytrec_eval backend: trec_eval's definitions): nDCG@10 with
-linear gains over judged-relevant documents, RR@10 (MRR@10) and R@pool, with grade >= 1 counting
-as relevant (``relevance_level``). A ranking's order is passed to the metrics as ranks, so tied scores cannot be
-reordered by trec_eval's docid tie-break.
+Metrics are trec_eval's definitions (:mod:`crossrank.metrics`, checked against ir-measures in the
+tests): nDCG@10 with linear gains over judged-relevant documents, RR@10 (MRR@10) and R@pool, with
+grade >= 1 counting as relevant (``relevance_level``). They read a ranking's order, never its
+scores, so tied scores cannot be reordered by trec_eval's docid tie-break.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from crossrank.beir import read_beir
+from crossrank.metrics import ndcg, recall, reciprocal_rank
 from crossrank.reranker import Reranker
 from crossrank.retrieval.base import Retriever, load_retriever, read_manifest
 from crossrank.retrieval.corpus import Corpus
@@ -68,34 +69,26 @@ def read_trec_run(path: str | Path) -> dict[str, list[tuple[str, float]]]:
     return {q: [(d, s) for d, s, _ in sorted(rows, key=lambda r: (-r[1], r[2]))] for q, rows in run.items()}
 
 
-def _ir_measures():
-    try:
-        import ir_measures
-    except ImportError as e:
-        raise ImportError(f"evaluation needs ir-measures ({e}); "
-                          "install it with: pip install 'crossrank[retrieval]'") from e
-    return ir_measures
-
-
 def evaluate_rankings(qrels: Mapping[str, Mapping[str, int]], rankings: Mapping[str, Sequence[str]],
                       *, depth: int, relevance_level: int = 1) -> dict[str, float]:
     """nDCG@10, MRR@10 and Recall@depth of ranked doc-id lists (best first), averaged over the
-    judged queries (a judged query missing from ``rankings`` counts as 0).
+    judged queries (a judged query missing from ``rankings``, or without a relevant document,
+    counts as 0), as trec_eval computes them (:mod:`crossrank.metrics`).
 
     ``relevance_level``: the lowest grade MRR and recall count as relevant (TREC DL's official
     MRR / recall use 2); nDCG always uses the grades as gains.
     """
-    ir = _ir_measures()
-    measures = {"ndcg@10": ir.nDCG @ 10, "mrr@10": ir.RR(rel=relevance_level) @ 10,
-                f"recall@{depth}": ir.R(rel=relevance_level) @ depth}
-    run = {q: {d: float(len(docs) - r) for r, d in enumerate(docs)} for q, docs in rankings.items() if docs}
-    qrels = {q: {d: int(g) for d, g in judged.items()} for q, judged in qrels.items()}
-    totals = dict.fromkeys(measures, 0.0)
-    for metric in ir.iter_calc(list(measures.values()), qrels, run):
-        for name, measure in measures.items():
-            if metric.measure == measure:
-                totals[name] += metric.value
-    return {name: total / len(qrels) for name, total in totals.items()} if qrels else totals
+    names = ("ndcg@10", "mrr@10", f"recall@{depth}")
+    if not qrels:
+        return dict.fromkeys(names, 0.0)
+    totals = dict.fromkeys(names, 0.0)
+    for qid, judgements in qrels.items():
+        ranking = list(dict.fromkeys(rankings.get(qid) or []))  # a repeated document counts once
+        gain = ndcg(ranking, judgements, 10)
+        totals[names[0]] += 0.0 if gain != gain else gain  # NaN: no relevant document
+        totals[names[1]] += reciprocal_rank(ranking, judgements, 10, relevance_level)
+        totals[names[2]] += recall(ranking, judgements, depth, relevance_level)
+    return {name: total / len(qrels) for name, total in totals.items()}
 
 
 def _build_retriever(kind: str, corpus: Corpus, index: Path | None, threads: int | None) -> tuple[Retriever, str]:

@@ -1,8 +1,11 @@
-"""Rank agreement and ranking quality of one list of scores against another.
+"""Ranking metrics, one implementation each, for the export's fidelity report and ``crossrank eval``.
 
-Kendall's tau-b, Spearman's rho, top-k overlap, and nDCG@k trec_eval style (linear gains, the
-ideal ranking made of every judged-relevant document of the query). numpy and the standard
-library only.
+- Agreement of one list of scores with another: Kendall's tau-b, Spearman's rho, top-k overlap.
+- Quality of a ranking against judgements, as trec_eval defines them (tests check them against
+  ir-measures): nDCG@k with linear gains and the ideal made of every judged-relevant document of
+  the query; reciprocal rank and recall with a relevance level.
+
+numpy and the standard library only.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["TOP_K", "kendall_tau", "ndcg_at_k", "spearman", "topk_overlap"]
+__all__ = ["TOP_K", "kendall_tau", "ndcg", "ndcg_at_k", "recall", "reciprocal_rank", "spearman", "topk_overlap"]
 
 TOP_K = 10
 
@@ -83,18 +86,35 @@ def topk_overlap(a: Sequence[float], b: Sequence[float], k: int = TOP_K) -> floa
     return len(set(_top(a, m).tolist()) & set(_top(b, m).tolist())) / m
 
 
-def ndcg_at_k(scores: Sequence[float], doc_ids: Sequence[str], judgements: Mapping[str, int],
-              k: int = TOP_K) -> float:
-    """nDCG@k of ranking DOC_IDS by SCORES (best first, ties in input order), trec_eval style:
-    gain = grade (linear), discount log2(rank + 1), the ideal made of all judged documents with
-    grade > 0 (also those not in the pool). NaN when the query has no relevant judgement."""
+def ndcg(ranking: Sequence[str], judgements: Mapping[str, int], k: int = TOP_K) -> float:
+    """nDCG@k of RANKING (doc ids, best first), trec_eval style: gain = grade (linear), discount
+    log2(rank + 1), the ideal made of all judged documents with grade > 0 (also those not ranked).
+    NaN when the query has no relevant judgement."""
     ideal = sorted((g for g in judgements.values() if g > 0), reverse=True)[:k]
     if not ideal:
         return float("nan")
     idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
-    dcg = 0.0
-    for i, j in enumerate(_top(np.asarray(scores), k)):
-        g = judgements.get(doc_ids[j], 0)
-        if g > 0:
-            dcg += g / math.log2(i + 2)
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(judgements.get(d, 0) for d in ranking[:k]) if g > 0)
     return dcg / idcg
+
+
+def ndcg_at_k(scores: Sequence[float], doc_ids: Sequence[str], judgements: Mapping[str, int],
+              k: int = TOP_K) -> float:
+    """:func:`ndcg` of DOC_IDS ranked by SCORES (best first, ties in input order)."""
+    return ndcg([doc_ids[j] for j in _top(np.asarray(scores), k)], judgements, k)
+
+
+def reciprocal_rank(ranking: Sequence[str], judgements: Mapping[str, int], k: int = TOP_K,
+                    relevance_level: int = 1) -> float:
+    """1 / rank of the first document of RANKING[:k] graded RELEVANCE_LEVEL or more; 0 if none is."""
+    for rank, doc in enumerate(ranking[:k], start=1):
+        if judgements.get(doc, 0) >= relevance_level:
+            return 1.0 / rank
+    return 0.0
+
+
+def recall(ranking: Sequence[str], judgements: Mapping[str, int], k: int, relevance_level: int = 1) -> float:
+    """Share of the documents graded RELEVANCE_LEVEL or more that RANKING[:k] holds; 0 when the
+    query has none."""
+    relevant = {d for d, g in judgements.items() if g >= relevance_level}
+    return len(relevant.intersection(ranking[:k])) / len(relevant) if relevant else 0.0
