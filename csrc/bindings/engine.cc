@@ -2,7 +2,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/register.h"
-#include "core/engine.h"
+#include "runtime/engine.h"
 
 namespace py = pybind11;
 

@@ -4,17 +4,17 @@
 #include <vector>
 
 #include "bindings/register.h"
-#include "core/cpu_features.h"
-#include "core/gelu.h"
-#include "core/layer_norm.h"
-#include "core/self_attention.h"
+#include "kernels/cpu_features.h"
+#include "kernels/gelu.h"
+#include "kernels/layer_norm.h"
+#include "kernels/self_attention.h"
 
 namespace py = pybind11;
 
 namespace crossrank::bindings {
 
 // crossrank's kernels on their own, for tests against NumPy references; graphs reach them through
-// the ai.crossrank operators instead (core/custom_ops.h).
+// the ai.crossrank operators instead (runtime/custom_ops.h).
 void register_kernels(py::module_& m) {
   m.def(
       "self_attention",

@@ -1,5 +1,5 @@
 #include "bindings/register.h"
-#include "core/onnx_runtime.h"
+#include "runtime/onnx_runtime.h"
 
 namespace py = pybind11;
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "core/bert_normalizer.h"
-#include "core/utf8.h"
-#include "core/wordpiece_tokenizer.h"
+#include "tokenizer/bert_normalizer.h"
+#include "tokenizer/utf8.h"
+#include "tokenizer/wordpiece/wordpiece_tokenizer.h"
 
 namespace py = pybind11;
 
@@ -139,10 +139,10 @@ void register_tokenizer(py::module_& m) {
              c.lowercase = lowercase;
              size_t index = 0;
              for (py::handle t : added_tokens) c.added_tokens.push_back(added_token_from(t, index++));
-             c.cls_id = cls_id;
-             c.sep_id = sep_id;
-             c.type_id_a = type_id_a;
-             c.type_id_b = type_id_b;
+             c.pair_template.cls_id = cls_id;
+             c.pair_template.sep_id = sep_id;
+             c.pair_template.type_id_a = type_id_a;
+             c.pair_template.type_id_b = type_id_b;
              py::gil_scoped_release release;
              return std::make_shared<WordPieceTokenizer>(std::move(c));
            }),
@@ -194,6 +194,6 @@ void register_tokenizer(py::module_& m) {
           "[(ids, type_ids, truncated, query_truncated)] for each (query, document); "
           "truncation is 'only_second' or 'longest_first'.")
       .def_property_readonly("vocab_size", [](const WordPieceTokenizer& self) { return self.config().vocab.size(); })
-      .def_property_readonly("cls_id", [](const WordPieceTokenizer& self) { return self.config().cls_id; })
-      .def_property_readonly("sep_id", [](const WordPieceTokenizer& self) { return self.config().sep_id; });
+      .def_property_readonly("cls_id", [](const WordPieceTokenizer& self) { return self.config().pair_template.cls_id; })
+      .def_property_readonly("sep_id", [](const WordPieceTokenizer& self) { return self.config().pair_template.sep_id; });
 }

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/self_attention.h"
+#include "kernels/shapes.h"
 
 namespace crossrank::avx512 {
 

@@ -1,9 +1,9 @@
-#include "core/layer_norm.h"
+#include "kernels/layer_norm.h"
 
 #include <cmath>
 
-#include "core/cpu_features.h"
-#include "core/layer_norm_avx512.h"
+#include "kernels/cpu_features.h"
+#include "kernels/layer_norm_avx512.h"
 
 namespace crossrank {
 

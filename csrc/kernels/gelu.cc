@@ -1,9 +1,9 @@
-#include "core/gelu.h"
+#include "kernels/gelu.h"
 
 #include <cmath>
 
-#include "core/cpu_features.h"
-#include "core/gelu_avx512.h"
+#include "kernels/cpu_features.h"
+#include "kernels/gelu_avx512.h"
 
 namespace crossrank {
 

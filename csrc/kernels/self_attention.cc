@@ -1,10 +1,10 @@
-#include "core/self_attention.h"
+#include "kernels/self_attention.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "core/cpu_features.h"
-#include "core/self_attention_avx512.h"
+#include "kernels/cpu_features.h"
+#include "kernels/self_attention_avx512.h"
 
 namespace crossrank {
 

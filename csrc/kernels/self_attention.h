@@ -9,17 +9,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/shapes.h"
+
 namespace crossrank {
-
-struct AttentionShape {
-  int64_t batch = 0;
-  int64_t sequence = 0;
-  int64_t heads = 0;
-  int64_t head_size = 0;
-
-  int64_t hidden() const { return heads * head_size; }
-  int64_t units() const { return batch * heads; }  // independent (sequence, head) pieces of work
-};
 
 // Floats of scratch memory one unit needs.
 size_t attention_scratch_floats(const AttentionShape& shape);

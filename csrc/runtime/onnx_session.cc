@@ -1,9 +1,9 @@
-#include "core/onnx_session.h"
+#include "runtime/onnx_session.h"
 
 #include <stdexcept>
 
-#include "core/custom_ops.h"
-#include "core/onnx_runtime.h"
+#include "runtime/custom_ops.h"
+#include "runtime/onnx_runtime.h"
 
 namespace crossrank {
 namespace {

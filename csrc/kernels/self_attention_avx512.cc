@@ -1,4 +1,4 @@
-#include "core/self_attention_avx512.h"
+#include "kernels/self_attention_avx512.h"
 
 // This file is compiled with AVX-512 enabled. It instantiates no standard-library templates:
 // their copies are shared across the program, and the linker could keep this file's AVX-512 one

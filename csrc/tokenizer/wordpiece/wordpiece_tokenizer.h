@@ -10,8 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "core/bert_normalizer.h"
-#include "core/vocab_map.h"
+#include "tokenizer/bert_normalizer.h"
+#include "tokenizer/pair_template.h"
+#include "tokenizer/vocab_map.h"
 
 namespace crossrank {
 
@@ -42,27 +43,7 @@ struct TokenizerConfig {
   std::string continuing_subword_prefix = "##";
   size_t max_input_chars_per_word = 100;
   std::vector<AddedToken> added_tokens;
-  // Pair template: [CLS] A [SEP] B [SEP]; type ids: CLS, A, first SEP -> type_id_a; B, last SEP -> type_id_b.
-  int32_t cls_id = 101;
-  int32_t sep_id = 102;
-  int32_t type_id_a = 0;
-  int32_t type_id_b = 1;
-};
-
-enum class Truncation {
-  // Cut the document only; the query stays whole. When the query leaves no room
-  // for even one document token, the pair falls back to LongestFirst and
-  // PairEncoding::query_truncated is set.
-  OnlySecond,
-  // Hugging Face's longest_first (what sentence-transformers uses).
-  LongestFirst,
-};
-
-struct PairEncoding {
-  std::vector<int32_t> ids;
-  std::vector<int32_t> type_ids;
-  bool truncated = false;        // some document (or query) tokens were removed
-  bool query_truncated = false;  // the query itself lost tokens
+  PairTemplate pair_template;
 };
 
 class WordPieceTokenizer {
@@ -75,9 +56,8 @@ class WordPieceTokenizer {
   // on invalid UTF-8.
   std::vector<int32_t> encode(std::string_view text) const;
 
-  // Apply the pair template and truncation to already-tokenized sides.
-  // max_length counts the three special tokens; it must be >= 4 (else
-  // std::invalid_argument).
+  // Apply the pair template and truncation to already-tokenized sides (see build_pair in
+  // tokenizer/pair_template.h).
   PairEncoding build_pair(const std::vector<int32_t>& query_ids,
                           const std::vector<int32_t>& doc_ids, size_t max_length,
                           Truncation truncation) const;

@@ -1,4 +1,4 @@
-#include "core/layer_norm_avx512.h"
+#include "kernels/layer_norm_avx512.h"
 
 // Compiled with AVX-512 enabled: no standard-library templates here (self_attention_avx512.cc).
 #if defined(CROSSRANK_AVX512)

@@ -1,10 +1,10 @@
-#include "core/wordpiece_tokenizer.h"
+#include "tokenizer/wordpiece/wordpiece_tokenizer.h"
 
 #include <algorithm>
 #include <stdexcept>
 
-#include "core/unicode_tables.h"
-#include "core/utf8.h"
+#include "tokenizer/unicode_tables.h"
+#include "tokenizer/utf8.h"
 
 namespace crossrank {
 
@@ -77,7 +77,8 @@ WordPieceTokenizer::WordPieceTokenizer(TokenizerConfig config)
   }
   unk_id_ = token_to_id_.find(config_.unk_token);
   if (unk_id_ < 0) throw std::invalid_argument("unk token '" + config_.unk_token + "' is not in the vocab");
-  if (config_.cls_id < 0 || config_.sep_id < 0) throw std::invalid_argument("cls_id and sep_id must be >= 0");
+  const PairTemplate& pair = config_.pair_template;
+  if (pair.cls_id < 0 || pair.sep_id < 0) throw std::invalid_argument("cls_id and sep_id must be >= 0");
 
   Scratch& s = scratch();
   for (const AddedToken& token : config_.added_tokens) {
@@ -282,57 +283,7 @@ std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text) const {
 PairEncoding WordPieceTokenizer::build_pair(const std::vector<int32_t>& query_ids,
                                             const std::vector<int32_t>& doc_ids, size_t max_length,
                                             Truncation truncation) const {
-  if (max_length < 4) throw std::invalid_argument("max_length must be >= 4 (3 special tokens + 1)");
-  const size_t budget = max_length - 3;
-  const size_t nq = query_ids.size();
-  const size_t nd = doc_ids.size();
-  size_t keep_q = nq;
-  size_t keep_d = nd;
-  if (nq + nd > budget) {
-    const size_t to_remove = nq + nd - budget;
-    bool longest_first = truncation == Truncation::LongestFirst;
-    if (!longest_first) {
-      // tokenizers' only_second; where it would fail ("sequence too short"), fall back.
-      if (nd > to_remove) {
-        keep_d = nd - to_remove;
-      } else {
-        longest_first = true;
-      }
-    }
-    if (longest_first) {
-      // Port of tokenizers' truncate_encodings(LongestFirst) for a pair.
-      size_t n1 = nq;
-      size_t n2 = nd;
-      const bool swap = n1 > n2;
-      if (swap) std::swap(n1, n2);
-      if (n1 > budget) {
-        n2 = n1;
-      } else {
-        n2 = std::max(n1, budget - n1);
-      }
-      if (n1 + n2 > budget) {
-        n1 = budget / 2;
-        n2 = n1 + budget % 2;
-      }
-      if (swap) std::swap(n1, n2);
-      keep_q = std::min(nq, n1);
-      keep_d = std::min(nd, n2);
-    }
-  }
-  PairEncoding enc;
-  enc.query_truncated = keep_q < nq;
-  enc.truncated = enc.query_truncated || keep_d < nd;
-  const size_t total = keep_q + keep_d + 3;
-  enc.ids.reserve(total);
-  enc.type_ids.reserve(total);
-  enc.ids.push_back(config_.cls_id);
-  enc.ids.insert(enc.ids.end(), query_ids.begin(), query_ids.begin() + keep_q);
-  enc.ids.push_back(config_.sep_id);
-  enc.type_ids.assign(keep_q + 2, config_.type_id_a);
-  enc.ids.insert(enc.ids.end(), doc_ids.begin(), doc_ids.begin() + keep_d);
-  enc.ids.push_back(config_.sep_id);
-  enc.type_ids.resize(total, config_.type_id_b);
-  return enc;
+  return crossrank::build_pair(config_.pair_template, query_ids, doc_ids, max_length, truncation);
 }
 
 PairEncoding WordPieceTokenizer::encode_pair(std::string_view query, std::string_view doc, size_t max_length,

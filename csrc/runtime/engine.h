@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "core/batcher.h"
-#include "core/onnx_session.h"
-#include "core/wordpiece_tokenizer.h"
+#include "runtime/batcher.h"
+#include "runtime/onnx_session.h"
+#include "tokenizer/wordpiece/wordpiece_tokenizer.h"
 
 namespace crossrank {
 

@@ -1,8 +1,8 @@
-#include "core/bert_normalizer.h"
+#include "tokenizer/bert_normalizer.h"
 
 #include <cstdint>
 
-#include "core/unicode_tables.h"
+#include "tokenizer/unicode_tables.h"
 
 namespace crossrank {
 namespace {

@@ -7,12 +7,9 @@
 
 #include <cstdint>
 
-namespace crossrank {
+#include "kernels/shapes.h"
 
-struct LayerNormShape {
-  int64_t rows = 0;
-  int64_t width = 0;  // the normalized (last) axis
-};
+namespace crossrank {
 
 // Rows [first, last) of out = (s - mean(s)) / sqrt(var(s) + epsilon) · gamma + beta, s = x + residual.
 // out may alias x or residual.

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "core/layer_norm.h"
+#include "kernels/shapes.h"
 
 namespace crossrank::avx512 {
 

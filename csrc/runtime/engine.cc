@@ -1,4 +1,4 @@
-#include "core/engine.h"
+#include "runtime/engine.h"
 
 #include <algorithm>
 #include <atomic>

@@ -1,4 +1,4 @@
-#include "core/cpu_features.h"
+#include "kernels/cpu_features.h"
 
 namespace crossrank {
 

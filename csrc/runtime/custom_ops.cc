@@ -1,11 +1,11 @@
-#include "core/custom_ops.h"
+#include "runtime/custom_ops.h"
 
 #include <string>
 #include <vector>
 
-#include "core/gelu.h"
-#include "core/layer_norm.h"
-#include "core/self_attention.h"
+#include "kernels/gelu.h"
+#include "kernels/layer_norm.h"
+#include "kernels/self_attention.h"
 
 namespace crossrank {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/batcher.h"
+#include "runtime/batcher.h"
 
 #include <algorithm>
 #include <limits>

@@ -1,4 +1,4 @@
-#include "core/onnx_runtime.h"
+#include "runtime/onnx_runtime.h"
 
 #include <dlfcn.h>
 
