@@ -40,7 +40,7 @@ def test_kernel_matches_softmax_attention(heads, size, seq, lengths, portable):
     rng = np.random.default_rng(seq * heads)
     qkv = rng.normal(scale=2.0, size=(len(lengths), seq, 3 * heads * size)).astype(np.float32)
     lengths = np.array(lengths, dtype=np.int32)
-    out = _native.self_attention(qkv, lengths, heads, portable=portable)
+    out = _native.testing.self_attention(qkv, lengths, heads, portable=portable)
     np.testing.assert_allclose(out, reference_attention(qkv, lengths, heads), atol=2e-5, rtol=1e-4)
     for b, n in enumerate(lengths):
         assert not out[b, n:].any()  # padding rows are zeros, never stale memory
@@ -52,15 +52,15 @@ def test_kernel_masks_padding_keys_exactly():
     qkv = rng.normal(size=(1, 40, 3 * 384)).astype(np.float32)
     noisy = qkv.copy()
     noisy[:, 25:] = 1e4
-    base = _native.self_attention(qkv, np.array([25], np.int32), 12)
-    np.testing.assert_array_equal(_native.self_attention(noisy, np.array([25], np.int32), 12)[:, :25], base[:, :25])
+    base = _native.testing.self_attention(qkv, np.array([25], np.int32), 12)
+    np.testing.assert_array_equal(_native.testing.self_attention(noisy, np.array([25], np.int32), 12)[:, :25], base[:, :25])
 
 
 def test_kernel_rejects_bad_shapes():
     with pytest.raises(ValueError, match="3 \\* num_heads"):
-        _native.self_attention(np.zeros((1, 4, 10), np.float32), np.array([4], np.int32), 2)
+        _native.testing.self_attention(np.zeros((1, 4, 10), np.float32), np.array([4], np.int32), 2)
     with pytest.raises(ValueError, match="one length per sequence"):
-        _native.self_attention(np.zeros((2, 4, 12), np.float32), np.array([4], np.int32), 2)
+        _native.testing.self_attention(np.zeros((2, 4, 12), np.float32), np.array([4], np.int32), 2)
 
 
 def test_kernel_name_says_which_implementation_runs():
@@ -159,7 +159,7 @@ def test_gelu_matches_the_erf_form(portable):
     x = np.concatenate([rng.normal(scale=3.0, size=4099), [0.0, -0.0, 40.0, -40.0, 1e-30, -6.0, 3e38, -3e38]])
     x = x.astype(np.float32).reshape(1, -1)  # 4107 values: the vector kernel's masked tail runs too
     exact = 0.5 * x.astype(np.float64) * (1 + erf(x.astype(np.float64) / np.sqrt(2)))
-    out = _native.gelu(x, portable=portable)
+    out = _native.testing.gelu(x, portable=portable)
     assert out.shape == x.shape
     np.testing.assert_allclose(out, exact, atol=2e-6, rtol=1e-6)
 
@@ -172,7 +172,7 @@ def test_add_layer_norm_matches_numpy(width, portable):
     gamma, beta = (rng.normal(size=width).astype(np.float32) for _ in range(2))
     s = x.astype(np.float64) + residual
     expected = (s - s.mean(1, keepdims=True)) / np.sqrt(s.var(1, keepdims=True) + 1e-12) * gamma + beta
-    out = _native.add_layer_norm(x, residual, gamma, beta, 1e-12, portable=portable)
+    out = _native.testing.add_layer_norm(x, residual, gamma, beta, 1e-12, portable=portable)
     np.testing.assert_allclose(out, expected, atol=2e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="gamma and beta"):
-        _native.add_layer_norm(x, residual, gamma[:-1], beta, 1e-12)
+        _native.testing.add_layer_norm(x, residual, gamma[:-1], beta, 1e-12)

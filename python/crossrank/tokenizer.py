@@ -12,9 +12,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from crossrank._validation import check_text, split_pairs
-
-TRUNCATION_STRATEGIES = ("only_second", "longest_first")
+from crossrank import _native
+from crossrank._validation import TRUNCATIONS, check_choice, check_text, split_pairs
 
 _SUPPORTED = ("only BERT WordPiece tokenizers (BertNormalizer + BertPreTokenizer + WordPiece + "
               "[CLS] A [SEP] B [SEP] post-processing) are supported for now")
@@ -213,8 +212,6 @@ class Tokenizer:
     @classmethod
     def from_dict(cls, config: dict[str, Any]) -> Tokenizer:
         """Build from the parsed contents of a tokenizer.json."""
-        from crossrank import _native
-
         kwargs, pad_id = _native_kwargs(config)
         return cls(_native.WordPieceTokenizer(**kwargs), pad_id)
 
@@ -242,18 +239,11 @@ class Tokenizer:
         document token, fall back to ``"longest_first"`` and set ``query_truncated``) or
         ``"longest_first"`` (Hugging Face's, as sentence-transformers uses).
         """
-        if truncation not in TRUNCATION_STRATEGIES:
-            raise ValueError(f"truncation must be one of {TRUNCATION_STRATEGIES}, got {truncation!r}")
+        check_choice(truncation, TRUNCATIONS, "truncation")
         if isinstance(max_length, bool) or not isinstance(max_length, int):
             raise TypeError(f"max_length must be int, got {type(max_length).__name__}")
         if max_length < 4:
             raise ValueError(f"max_length must be >= 4 (3 special tokens + 1), got {max_length}")
         queries, docs = split_pairs(pairs)
-        try:
-            raw = self._native.encode_pairs(queries, docs, max_length, truncation)
-        except ValueError as error:
-            if "lone surrogate" in str(error):
-                kind, index = str(error).split()[:2]
-                raise ValueError(f"pair {index}: {kind} is not valid Unicode (lone surrogate)") from None
-            raise
+        raw = self._native.encode_pairs(queries, docs, max_length, truncation, pair_names=True)
         return [Encoding(*item) for item in raw]
