@@ -41,6 +41,13 @@ py::tuple score_released(const py::object& progress, size_t pairs, Score&& score
   return to_python(std::move(result), pairs);
 }
 
+// Index of query_ids' first query in the caller's list: 0 where one query serves every document.
+size_t query_index(py::handle query_ids, size_t first_index) {
+  const Py_ssize_t count = PySequence_Check(query_ids.ptr()) ? PySequence_Size(query_ids.ptr()) : -1;
+  if (count < 0) PyErr_Clear();  // not a sequence: token_id_lists says so
+  return count == 1 ? 0 : first_index;
+}
+
 }  // namespace
 
 void register_engine(py::module_& m) {
@@ -80,7 +87,7 @@ void register_engine(py::module_& m) {
           "score_ids",
           [](const Engine& engine, py::handle query_ids, py::handle doc_ids, const py::object& progress,
              size_t first_index) {
-            const size_t query_first = py::len(query_ids) == 1 ? 0 : first_index;  // one query serves all
+            const size_t query_first = query_index(query_ids, first_index);
             const auto q = token_id_lists(query_ids, {"query_ids", "query", false, query_first});
             const auto d = token_id_lists(doc_ids, {"doc_ids", "document", false, first_index});
             return score_released(progress, d.size(), [&](const ProgressCallback& callback) {

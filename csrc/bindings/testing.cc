@@ -54,7 +54,9 @@ void register_batcher(py::module_& testing) {
          size_t batch_overhead_tokens) {
         BatchPolicy policy{max_padded_tokens, max_batch_size, batch_overhead_tokens};
         std::vector<std::pair<std::vector<size_t>, size_t>> out;
-        for (Batch& batch : plan_batches(lengths, policy)) out.emplace_back(std::move(batch.indices), batch.padded_length);
+        for (Batch& batch : plan_batches(lengths, policy)) {
+          out.emplace_back(std::move(batch.indices), batch.padded_length);
+        }
         return out;
       },
       py::arg("lengths"), py::arg("max_padded_tokens"), py::arg("max_batch_size"),

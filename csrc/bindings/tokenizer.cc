@@ -123,8 +123,10 @@ void register_tokenizer(py::module_& m) {
           "truncation is 'only_second' or 'longest_first'. Errors name a bad item 'query 3', or "
           "'pair 3: query' with pair_names=True (the queries and docs came from pairs).")
       .def_property_readonly("vocab_size", [](const WordPieceTokenizer& self) { return self.config().vocab.size(); })
-      .def_property_readonly("cls_id", [](const WordPieceTokenizer& self) { return self.config().pair_template.cls_id; })
-      .def_property_readonly("sep_id", [](const WordPieceTokenizer& self) { return self.config().pair_template.sep_id; });
+      .def_property_readonly("cls_id",
+                             [](const WordPieceTokenizer& self) { return self.config().pair_template.cls_id; })
+      .def_property_readonly("sep_id",
+                             [](const WordPieceTokenizer& self) { return self.config().pair_template.sep_id; });
 }
 
 }  // namespace crossrank::bindings
