@@ -91,7 +91,7 @@ void register_engine(py::module_& m) {
             const auto q = token_id_lists(query_ids, {"query_ids", "query", false, query_first});
             const auto d = token_id_lists(doc_ids, {"doc_ids", "document", false, first_index});
             return score_released(progress, d.size(), [&](const ProgressCallback& callback) {
-              return engine.score_ids(q, d, callback);
+              return engine.score_ids(q, d, callback, first_index);
             });
           },
           py::arg("query_ids"), py::arg("doc_ids"), py::arg("progress") = py::none(), py::kw_only(),

@@ -33,7 +33,7 @@ ScoreResult Engine::score(const std::vector<std::string>& queries, const std::ve
 
 ScoreResult Engine::score_ids(const std::vector<std::vector<int32_t>>& query_ids,
                               const std::vector<std::vector<int32_t>>& doc_ids,
-                              const ProgressCallback& progress) const {
+                              const ProgressCallback& progress, size_t first_index) const {
   if (query_ids.size() != doc_ids.size() && query_ids.size() != 1) {
     throw std::invalid_argument("give one query or one query per document");
   }
@@ -46,8 +46,8 @@ ScoreResult Engine::score_ids(const std::vector<std::vector<int32_t>>& query_ids
     for (const std::vector<int32_t>* side : {&query, &doc_ids[i]}) {
       for (int32_t id : *side) {
         if (id < 0 || id >= vocab_size) {
-          throw std::invalid_argument("pair " + std::to_string(i) + ": token id " + std::to_string(id) +
-                                      " is outside the vocabulary");
+          throw std::invalid_argument("pair " + std::to_string(first_index + i) + ": token id " +
+                                      std::to_string(id) + " is outside the vocabulary");
         }
       }
     }

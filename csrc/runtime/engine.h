@@ -49,9 +49,10 @@ class Engine {
 
   // Scores pairs given as token ids without special tokens (documents tokenized ahead of
   // time, e.g. at index time). One query may stand for all documents (broadcast).
+  // first_index: index of the first pair in the caller's list, for the pair an error names.
   ScoreResult score_ids(const std::vector<std::vector<int32_t>>& query_ids,
                         const std::vector<std::vector<int32_t>>& doc_ids,
-                        const ProgressCallback& progress = nullptr) const;
+                        const ProgressCallback& progress = nullptr, size_t first_index = 0) const;
 
   // Scores pairs that are already encoded with the template (ids and type ids).
   ScoreResult score_encoded(const std::vector<PairEncoding>& pairs,

@@ -80,6 +80,9 @@ def test_score_token_ids_names_the_bad_document(tiny, chunked):
     bad[BAD] = [1, 1 << 40]
     with pytest.raises(ValueError, match=rf"^document {BAD}: token id {1 << 40} is outside the vocabulary$"):
         tiny.score_token_ids("q", bad)
+    bad[BAD] = [1, 10**7]
+    with pytest.raises(ValueError, match=rf"^pair {BAD}: token id {10**7} is outside the vocabulary$"):
+        tiny.score_token_ids("q", bad)
 
 
 def test_token_ids_may_be_numpy_integers(tiny):
