@@ -1,19 +1,13 @@
 #include <pybind11/numpy.h>
-#include <pybind11/stl.h>
 
+#include "bindings/convert.h"
 #include "bindings/register.h"
-#include "core/engine.h"
+#include "runtime/engine.h"
 
 namespace py = pybind11;
 
 namespace crossrank::bindings {
 namespace {
-
-Truncation parse_truncation(const std::string& name) {
-  if (name == "only_second") return Truncation::OnlySecond;
-  if (name == "longest_first") return Truncation::LongestFirst;
-  throw std::invalid_argument("truncation must be 'only_second' or 'longest_first', got '" + name + "'");
-}
 
 // Logits as a float32 array [pairs, labels] plus the statistics of the call.
 py::tuple to_python(ScoreResult&& result, size_t pairs) {
@@ -47,21 +41,16 @@ py::tuple score_released(const py::object& progress, size_t pairs, Score&& score
   return to_python(std::move(result), pairs);
 }
 
+// Index of query_ids' first query in the caller's list: 0 where one query serves every document.
+size_t query_index(py::handle query_ids, size_t first_index) {
+  const Py_ssize_t count = PySequence_Check(query_ids.ptr()) ? PySequence_Size(query_ids.ptr()) : -1;
+  if (count < 0) PyErr_Clear();  // not a sequence: token_id_lists says so
+  return count == 1 ? 0 : first_index;
+}
+
 }  // namespace
 
 void register_engine(py::module_& m) {
-  m.def(
-      "plan_batches",
-      [](const std::vector<size_t>& lengths, size_t max_padded_tokens, size_t max_batch_size,
-         size_t batch_overhead_tokens) {
-        BatchPolicy policy{max_padded_tokens, max_batch_size, batch_overhead_tokens};
-        std::vector<std::pair<std::vector<size_t>, size_t>> out;
-        for (Batch& batch : plan_batches(lengths, policy)) out.emplace_back(std::move(batch.indices), batch.padded_length);
-        return out;
-      },
-      py::arg("lengths"), py::arg("max_padded_tokens"), py::arg("max_batch_size"),
-      py::arg("batch_overhead_tokens") = BatchPolicy{}.batch_overhead_tokens,
-      "The engine's batch plan for these lengths: [(indices, padded_length)], for inspection and tests.");
   py::class_<Engine, std::shared_ptr<Engine>>(m, "Engine")
       .def(py::init([](std::shared_ptr<WordPieceTokenizer> tokenizer, std::shared_ptr<OnnxSession> session,
                        size_t max_length, const std::string& truncation, size_t max_padded_tokens,
@@ -69,7 +58,7 @@ void register_engine(py::module_& m) {
                        size_t concurrent_batches) {
              EngineConfig config;
              config.max_length = max_length;
-             config.truncation = parse_truncation(truncation);
+             config.truncation = truncation_from_name(truncation);
              config.batch_policy.max_padded_tokens = max_padded_tokens;
              config.batch_policy.max_batch_size = max_batch_size;
              config.batch_policy.batch_overhead_tokens = batch_overhead_tokens;
@@ -82,23 +71,31 @@ void register_engine(py::module_& m) {
            py::arg("pad_id"), py::arg("concurrent_batches") = 1)
       .def(
           "score",
-          [](const Engine& engine, std::vector<std::string> queries, std::vector<std::string> docs,
-             const py::object& progress) {
-            return score_released(progress, queries.size(), [&](const ProgressCallback& callback) {
-              return engine.score(queries, docs, callback);
+          [](const Engine& engine, py::handle queries, py::handle docs, const py::object& progress,
+             size_t first_index) {
+            const std::vector<std::string> q = utf8_texts(queries, {"queries", "query", false, first_index});
+            const std::vector<std::string> d = utf8_texts(docs, {"docs", "document", false, first_index});
+            return score_released(progress, q.size(), [&](const ProgressCallback& callback) {
+              return engine.score(q, d, callback);
             });
           },
-          py::arg("queries"), py::arg("docs"), py::arg("progress") = py::none(),
-          "Score pairs; returns (logits float32 [pairs, labels], stats dict). Releases the GIL.")
+          py::arg("queries"), py::arg("docs"), py::arg("progress") = py::none(), py::kw_only(),
+          py::arg("first_index") = 0,
+          "Score pairs; returns (logits float32 [pairs, labels], stats dict). Releases the GIL.\n"
+          "first_index: index of the first pair in the caller's list, for the names in errors.")
       .def(
           "score_ids",
-          [](const Engine& engine, std::vector<std::vector<int32_t>> query_ids,
-             std::vector<std::vector<int32_t>> doc_ids, const py::object& progress) {
-            return score_released(progress, doc_ids.size(), [&](const ProgressCallback& callback) {
-              return engine.score_ids(query_ids, doc_ids, callback);
+          [](const Engine& engine, py::handle query_ids, py::handle doc_ids, const py::object& progress,
+             size_t first_index) {
+            const size_t query_first = query_index(query_ids, first_index);
+            const auto q = token_id_lists(query_ids, {"query_ids", "query", false, query_first});
+            const auto d = token_id_lists(doc_ids, {"doc_ids", "document", false, first_index});
+            return score_released(progress, d.size(), [&](const ProgressCallback& callback) {
+              return engine.score_ids(q, d, callback, first_index);
             });
           },
-          py::arg("query_ids"), py::arg("doc_ids"), py::arg("progress") = py::none(),
+          py::arg("query_ids"), py::arg("doc_ids"), py::arg("progress") = py::none(), py::kw_only(),
+          py::arg("first_index") = 0,
           "Score pairs of token ids (no special tokens); one query may serve all documents.");
 }
 

@@ -1,7 +1,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/register.h"
-#include "core/onnx_session.h"
+#include "runtime/onnx_session.h"
 
 namespace py = pybind11;
 

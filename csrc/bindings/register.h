@@ -6,11 +6,10 @@
 namespace crossrank::bindings {
 
 void register_runtime(pybind11::module_& m);
+void register_tokenizer(pybind11::module_& m);
 void register_session(pybind11::module_& m);
 void register_engine(pybind11::module_& m);
-void register_kernels(pybind11::module_& m);
+// The submodule crossrank._native.testing.
+void register_testing(pybind11::module_& m);
 
 }  // namespace crossrank::bindings
-
-// Defined in tokenizer.cc.
-void register_tokenizer(pybind11::module_& m);

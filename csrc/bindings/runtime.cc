@@ -1,5 +1,6 @@
 #include "bindings/register.h"
-#include "core/onnx_runtime.h"
+#include "kernels/cpu_features.h"
+#include "runtime/onnx_runtime.h"
 
 namespace py = pybind11;
 
@@ -11,6 +12,7 @@ void register_runtime(py::module_& m) {
   m.def("onnxruntime_loaded", &onnxruntime_loaded);
   m.def("onnxruntime_version", &onnxruntime_version);
   m.attr("ORT_API_VERSION") = ORT_API_VERSION;
+  m.attr("KERNELS") = kernel_set();  // the kernel set this CPU runs: "avx512" or "portable"
 }
 
 }  // namespace crossrank::bindings

@@ -1,76 +1,28 @@
 // Python bindings of crossrank::WordPieceTokenizer (module crossrank._native).
 #include <pybind11/pybind11.h>
-#include <pybind11/stl.h>
 
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "core/bert_normalizer.h"
-#include "core/utf8.h"
-#include "core/wordpiece_tokenizer.h"
+#include "bindings/convert.h"
+#include "bindings/register.h"
+#include "tokenizer/wordpiece/wordpiece_tokenizer.h"
 
 namespace py = pybind11;
 
+namespace crossrank::bindings {
 namespace {
 
-using crossrank::AddedToken;
-using crossrank::PairEncoding;
-using crossrank::TokenizerConfig;
-using crossrank::Truncation;
-using crossrank::WordPieceTokenizer;
-
-Truncation truncation_from_name(const std::string& name) {
-  if (name == "only_second") return Truncation::OnlySecond;
-  if (name == "longest_first") return Truncation::LongestFirst;
-  throw std::invalid_argument("truncation must be 'only_second' or 'longest_first', got '" + name + "'");
-}
-
-constexpr size_t kNoIndex = static_cast<size_t>(-1);
-
-// str -> UTF-8 bytes, with errors that name the item ("query 3 ...").
-std::string utf8_of(py::handle item, const char* what, size_t index = kNoIndex) {
-  const std::string name = index == kNoIndex ? std::string(what) : std::string(what) + " " + std::to_string(index);
-  if (!PyUnicode_Check(item.ptr())) {
-    const std::string kind = item.is_none() ? "None" : std::string(Py_TYPE(item.ptr())->tp_name);
-    throw py::type_error(name + " must be str, got " + kind);
-  }
-  Py_ssize_t size = 0;
-  const char* data = PyUnicode_AsUTF8AndSize(item.ptr(), &size);
-  if (data == nullptr) {
-    PyErr_Clear();
-    throw py::value_error(name + " is not valid Unicode (lone surrogate)");
-  }
-  return std::string(data, static_cast<size_t>(size));
-}
-
-std::vector<std::string> utf8_list(const py::sequence& seq, const char* what) {
-  std::vector<std::string> out;
-  out.reserve(py::len(seq));
-  size_t index = 0;
-  for (py::handle item : seq) out.push_back(utf8_of(item, what, index++));
-  return out;
-}
-
-py::list int_list(const std::vector<int32_t>& values) {
-  py::list out(values.size());
-  for (size_t i = 0; i < values.size(); ++i) {
-    PyObject* v = PyLong_FromLong(values[i]);
-    if (v == nullptr) throw py::error_already_set();
-    PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), v);
-  }
-  return out;
-}
-
 AddedToken added_token_from(py::handle obj, size_t index) {
+  const std::string content_name = "added token " + std::to_string(index) + ": content";
   AddedToken t;
   if (py::isinstance<py::dict>(obj)) {
     py::dict d = py::reinterpret_borrow<py::dict>(obj);
     if (!d.contains("content") || !d.contains("id")) {
       throw py::value_error("added token " + std::to_string(index) + " needs 'content' and 'id'");
     }
-    t.content = d["content"].cast<std::string>();
+    t.content = utf8_text(d["content"], content_name);
     t.id = d["id"].cast<int32_t>();
     auto flag = [&](const char* key) { return d.contains(key) && d[key].cast<bool>(); };
     t.lstrip = flag("lstrip");
@@ -85,7 +37,7 @@ AddedToken added_token_from(py::handle obj, size_t index) {
     throw py::value_error("added token " + std::to_string(index) +
                           " must be a dict or (content, id, lstrip, rstrip, single_word, normalized)");
   }
-  t.content = tup[0].cast<std::string>();
+  t.content = utf8_text(tup[0], content_name);
   t.id = tup[1].cast<int32_t>();
   if (tup.size() > 2) t.lstrip = tup[2].cast<bool>();
   if (tup.size() > 3) t.rstrip = tup[3].cast<bool>();
@@ -97,28 +49,6 @@ AddedToken added_token_from(py::handle obj, size_t index) {
 }  // namespace
 
 void register_tokenizer(py::module_& m) {
-  m.def(
-      "bert_normalize",
-      [](py::handle text, bool clean_text, bool handle_chinese_chars, bool strip_accents, bool lowercase) {
-        const std::string s = utf8_of(text, "text");
-        std::vector<char32_t> cps;
-        std::vector<char32_t> out;
-        std::vector<char32_t> scratch;
-        size_t bad = 0;
-        crossrank::utf8::decode(s, cps, &bad);  // valid: it came from a str
-        crossrank::BertNormalizerOptions o;
-        o.clean_text = clean_text;
-        o.handle_chinese_chars = handle_chinese_chars;
-        o.strip_accents = strip_accents;
-        o.lowercase = lowercase;
-        crossrank::BertNormalizer(o).normalize(cps.data(), cps.size(), out, scratch);
-        std::string result;
-        for (char32_t c : out) crossrank::utf8::append(result, c);
-        return py::str(result);
-      },
-      py::arg("text"), py::kw_only(), py::arg("clean_text") = true, py::arg("handle_chinese_chars") = true,
-      py::arg("strip_accents") = true, py::arg("lowercase") = true,
-      "The C++ BertNormalizer alone (for tests): what tokenizers' BertNormalizer.normalize_str returns.");
   py::class_<WordPieceTokenizer, std::shared_ptr<WordPieceTokenizer>>(
       m, "WordPieceTokenizer",
       "BERT WordPiece pair tokenizer, bit-identical to Hugging Face tokenizers "
@@ -129,7 +59,7 @@ void register_tokenizer(py::module_& m) {
                        const py::sequence& added_tokens, int32_t cls_id, int32_t sep_id, int32_t type_id_a,
                        int32_t type_id_b) {
              TokenizerConfig c;
-             c.vocab = utf8_list(vocab, "vocab token");
+             c.vocab = utf8_texts(vocab, {"vocab", "vocab token"});
              c.unk_token = unk_token;
              c.continuing_subword_prefix = continuing_subword_prefix;
              c.max_input_chars_per_word = max_input_chars_per_word;
@@ -139,10 +69,7 @@ void register_tokenizer(py::module_& m) {
              c.lowercase = lowercase;
              size_t index = 0;
              for (py::handle t : added_tokens) c.added_tokens.push_back(added_token_from(t, index++));
-             c.cls_id = cls_id;
-             c.sep_id = sep_id;
-             c.type_id_a = type_id_a;
-             c.type_id_b = type_id_b;
+             c.pair_template = PairTemplate{cls_id, sep_id, type_id_a, type_id_b};
              py::gil_scoped_release release;
              return std::make_shared<WordPieceTokenizer>(std::move(c));
            }),
@@ -156,7 +83,7 @@ void register_tokenizer(py::module_& m) {
       .def(
           "encode",
           [](const WordPieceTokenizer& self, py::handle text) {
-            std::string s = utf8_of(text, "text");
+            std::string s = utf8_text(text, "text");
             std::vector<int32_t> ids;
             {
               py::gil_scoped_release release;
@@ -167,12 +94,12 @@ void register_tokenizer(py::module_& m) {
           py::arg("text"), "Token ids of one text, without special tokens.")
       .def(
           "encode_pairs",
-          [](const WordPieceTokenizer& self, const py::sequence& queries, const py::sequence& docs,
-             size_t max_length, const std::string& truncation) {
+          [](const WordPieceTokenizer& self, py::handle queries, py::handle docs, size_t max_length,
+             const std::string& truncation, bool pair_names) {
             const Truncation trunc = truncation_from_name(truncation);
             if (max_length < 4) throw py::value_error("max_length must be >= 4, got " + std::to_string(max_length));
-            std::vector<std::string> q = utf8_list(queries, "query");
-            std::vector<std::string> d = utf8_list(docs, "document");
+            const std::vector<std::string> q = utf8_texts(queries, {"queries", "query", pair_names});
+            const std::vector<std::string> d = utf8_texts(docs, {"docs", "document", pair_names});
             if (q.size() != d.size()) {
               throw py::value_error("queries and documents differ in length (" + std::to_string(q.size()) +
                                     " vs " + std::to_string(d.size()) + ")");
@@ -191,9 +118,15 @@ void register_tokenizer(py::module_& m) {
             return out;
           },
           py::arg("queries"), py::arg("docs"), py::arg("max_length"), py::arg("truncation") = "only_second",
+          py::kw_only(), py::arg("pair_names") = false,
           "[(ids, type_ids, truncated, query_truncated)] for each (query, document); "
-          "truncation is 'only_second' or 'longest_first'.")
+          "truncation is 'only_second' or 'longest_first'. Errors name a bad item 'query 3', or "
+          "'pair 3: query' with pair_names=True (the queries and docs came from pairs).")
       .def_property_readonly("vocab_size", [](const WordPieceTokenizer& self) { return self.config().vocab.size(); })
-      .def_property_readonly("cls_id", [](const WordPieceTokenizer& self) { return self.config().cls_id; })
-      .def_property_readonly("sep_id", [](const WordPieceTokenizer& self) { return self.config().sep_id; });
+      .def_property_readonly("cls_id",
+                             [](const WordPieceTokenizer& self) { return self.config().pair_template.cls_id; })
+      .def_property_readonly("sep_id",
+                             [](const WordPieceTokenizer& self) { return self.config().pair_template.sep_id; });
 }
+
+}  // namespace crossrank::bindings

@@ -63,13 +63,3 @@ def split_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[list[str], list[str]]
         docs.append(check_text(pair[1], f"pair {index}: document"))
     return queries, docs
 
-
-def check_utf8(texts: Iterable[str], what: str) -> None:
-    """Raise ValueError naming the first text that holds a lone surrogate."""
-    for index, text in enumerate(texts):
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise ValueError(
-                f"{what} {index} is not valid Unicode (lone surrogate at character {error.start})"
-            ) from None

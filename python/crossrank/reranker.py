@@ -12,11 +12,18 @@ import numpy as np
 
 from crossrank import _native, _onnxruntime
 from crossrank._system import physical_core_count
-from crossrank._validation import check_text, check_utf8, split_pairs
-from crossrank.bundle import PRECISIONS, Bundle
+from crossrank._validation import (
+    ACTIVATIONS,
+    PRECISIONS,
+    TRUNCATIONS,
+    check_choice,
+    check_positive_int,
+    check_text,
+    split_pairs,
+)
+from crossrank.bundle import Bundle
 from crossrank.tokenizer import Tokenizer
 
-TRUNCATIONS = ("only_second", "longest_first")
 # Pairs handed to the engine at once: bounds memory for huge inputs and paces the progress bar.
 CHUNK_PAIRS = 8192
 # Above this many pairs a progress bar shows unless show_progress says otherwise.
@@ -88,21 +95,16 @@ class Reranker:
                  max_padded_tokens: int = 16384, max_batch_size: int = 1,
                  batch_overhead_tokens: int = 64) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
-        self.precision = precision or self.bundle.default_precision
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        self.precision = check_choice(precision or self.bundle.default_precision, PRECISIONS, "precision")
         self.max_length = self.bundle.max_length if max_length is None else max_length
         if not isinstance(self.max_length, int) or not 4 <= self.max_length <= self.bundle.max_length:
             raise ValueError(f"max_length must be an int from 4 to {self.bundle.max_length}, got {max_length!r}")
-        if truncation not in TRUNCATIONS:
-            raise ValueError(f"truncation must be one of {TRUNCATIONS}, got {truncation!r}")
-        self.truncation = truncation
-        self.activation = activation or self.bundle.activation
-        if self.activation not in ("sigmoid", "softmax", "none"):
-            raise ValueError(f"activation must be 'sigmoid', 'softmax' or 'none', got {activation!r}")
-        self.max_batch_size = max_batch_size
-        if max_padded_tokens < self.max_length or max_batch_size < 1:
-            raise ValueError("max_padded_tokens must be at least max_length and max_batch_size at least 1")
+        self.truncation = check_choice(truncation, TRUNCATIONS, "truncation")
+        self.activation = check_choice(activation or self.bundle.activation, ACTIVATIONS, "activation")
+        self.max_batch_size = check_positive_int(max_batch_size, "max_batch_size")
+        if max_padded_tokens < self.max_length:
+            raise ValueError(f"max_padded_tokens must be at least max_length={self.max_length}, "
+                             f"got {max_padded_tokens!r}")
         self.threads = threads or physical_core_count()
         self.concurrent_batches = concurrent_batches or self.threads
         if not 1 <= self.concurrent_batches <= self.threads:
@@ -144,8 +146,7 @@ class Reranker:
         if isinstance(documents, (str, bytes)):
             raise TypeError("documents must be a sequence of str, not a single string")
         docs = [check_text(doc, f"document {i}") for i, doc in enumerate(documents)]
-        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-            raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+        top_k = check_positive_int(top_k, "top_k", allow_none=True)
         scores = self._score_texts([query] * len(docs), docs, show_progress)
         order = np.argsort(-scores, kind="stable")[:top_k]
         return [RankResult(int(i), float(scores[i]), docs[i]) for i in order]
@@ -167,25 +168,16 @@ class Reranker:
         """
         check_text(query, "query")
         query_ids = [self.tokenizer.encode(query)]
-        docs = [list(ids) for ids in doc_ids]
+        docs = list(doc_ids)  # the C++ side checks each document's ids, naming a bad one
 
         def run(start: int, end: int, callback):
-            try:
-                return self._engine.score_ids(query_ids, docs[start:end], callback)
-            except TypeError:
-                raise TypeError("doc_ids must be sequences of int token ids") from None
+            return self._engine.score_ids(query_ids, docs[start:end], callback, first_index=start)
 
         return self._score(len(docs), run, show_progress, stacklevel=3)
 
     def _score_texts(self, queries: list[str], docs: list[str], show_progress: bool | None) -> np.ndarray:
         def run(start: int, end: int, callback):
-            try:
-                return self._engine.score(queries[start:end], docs[start:end], callback)
-            except TypeError:
-                # pybind11 rejects str it cannot encode as UTF-8: name the culprit.
-                check_utf8(queries, "query")
-                check_utf8(docs, "document")
-                raise
+            return self._engine.score(queries[start:end], docs[start:end], callback, first_index=start)
 
         return self._score(len(queries), run, show_progress)
 

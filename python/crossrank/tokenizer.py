@@ -12,9 +12,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from crossrank._validation import check_text, split_pairs
-
-TRUNCATION_STRATEGIES = ("only_second", "longest_first")
+from crossrank import _native
+from crossrank._validation import TRUNCATIONS, check_choice, check_text, split_pairs
 
 _SUPPORTED = ("only BERT WordPiece tokenizers (BertNormalizer + BertPreTokenizer + WordPiece + "
               "[CLS] A [SEP] B [SEP] post-processing) are supported for now")
@@ -123,19 +122,19 @@ def _added_tokens(entries: list[Any], vocab_map: dict[str, int]) -> list[dict[st
     return out
 
 
-def _native_kwargs(config: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """Validate a parsed tokenizer.json; return (kwargs for _native.WordPieceTokenizer, pad_id)."""
+def _check_components(config: dict[str, Any]) -> None:
+    """Raise ValueError unless the normalizer, pre-tokenizer and model are BERT WordPiece's."""
     if not isinstance(config, dict):
         raise ValueError(f"tokenizer.json must hold a JSON object, got {type(config).__name__}")
-    normalizer_type = _component_type(config, "normalizer")
-    if normalizer_type != "BertNormalizer":
-        raise _unsupported("normalizer", normalizer_type)
-    pre_type = _component_type(config, "pre_tokenizer")
-    if pre_type != "BertPreTokenizer":
-        raise _unsupported("pre_tokenizer", pre_type)
-    model_type = _component_type(config, "model")
-    if model_type != "WordPiece":
-        raise _unsupported("model", model_type)
+    for key, expected in (("normalizer", "BertNormalizer"), ("pre_tokenizer", "BertPreTokenizer"),
+                          ("model", "WordPiece")):
+        found = _component_type(config, key)
+        if found != expected:
+            raise _unsupported(key, found)
+
+
+def _pair_template(config: dict[str, Any]) -> dict[str, int]:
+    """cls_id, sep_id, type_id_a and type_id_b from a TemplateProcessing or BertProcessing post-processor."""
     post_type = _component_type(config, "post_processor")
     post = config.get("post_processor") or {}
     if post_type == "TemplateProcessing":
@@ -148,12 +147,11 @@ def _native_kwargs(config: dict[str, Any]) -> tuple[dict[str, Any], int]:
         type_a, type_b = 0, 1
     else:
         raise _unsupported("post_processor", post_type)
+    return dict(cls_id=cls_id, sep_id=sep_id, type_id_a=type_a, type_id_b=type_b)
 
-    norm = config["normalizer"]
-    lowercase = bool(norm.get("lowercase", True))
-    strip_accents = norm.get("strip_accents")
-    model = config["model"]
-    vocab_map = model.get("vocab")
+
+def _vocab_list(vocab_map: object) -> list[str | None]:
+    """model.vocab (token -> id) as a list indexed by id (every slot filled); ValueError for gaps or repeats."""
     if not isinstance(vocab_map, dict) or not vocab_map:
         raise ValueError("tokenizer.json: model.vocab must be a non-empty object of token -> id")
     vocab: list[str | None] = [None] * len(vocab_map)
@@ -162,31 +160,47 @@ def _native_kwargs(config: dict[str, Any]) -> tuple[dict[str, Any], int]:
             raise ValueError(f"tokenizer.json: vocab ids must be 0..{len(vocab) - 1} without gaps or repeats "
                              f"(token {token!r} has id {index!r})")
         vocab[index] = token
+    return vocab
 
-    added = _added_tokens(config.get("added_tokens") or [], vocab_map)
 
+def _normalizer_options(norm: dict[str, Any]) -> dict[str, bool]:
+    """BertNormalizer's flags; strip_accents null means "same as lowercase"."""
+    lowercase = bool(norm.get("lowercase", True))
+    strip_accents = norm.get("strip_accents")
+    return dict(
+        clean_text=bool(norm.get("clean_text", True)),
+        handle_chinese_chars=bool(norm.get("handle_chinese_chars", True)),
+        strip_accents=lowercase if strip_accents is None else bool(strip_accents),
+        lowercase=lowercase,
+    )
+
+
+def _pad_id(config: dict[str, Any], added: list[dict[str, Any]], vocab_map: dict[str, int]) -> int:
+    """The padding section's pad_id, else the id of [PAD] (added token first), else 0."""
+    padding = config.get("padding")
+    if isinstance(padding, dict) and isinstance(padding.get("pad_id"), int):
+        return int(padding["pad_id"])
+    by_content = {t["content"]: t["id"] for t in added}
+    return int(by_content.get("[PAD]", vocab_map.get("[PAD]", 0)))
+
+
+def _native_kwargs(config: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Validate a parsed tokenizer.json; return (kwargs for _native.WordPieceTokenizer, pad_id)."""
+    _check_components(config)
+    template = _pair_template(config)
+    model = config["model"]
+    vocab = _vocab_list(model.get("vocab"))
+    added = _added_tokens(config.get("added_tokens") or [], model["vocab"])
     kwargs = dict(
         vocab=vocab,
         unk_token=model.get("unk_token", "[UNK]"),
         continuing_subword_prefix=model.get("continuing_subword_prefix", "##"),
         max_input_chars_per_word=int(model.get("max_input_chars_per_word", 100)),
-        clean_text=bool(norm.get("clean_text", True)),
-        handle_chinese_chars=bool(norm.get("handle_chinese_chars", True)),
-        strip_accents=lowercase if strip_accents is None else bool(strip_accents),
-        lowercase=lowercase,
+        **_normalizer_options(config["normalizer"]),
         added_tokens=added,
-        cls_id=cls_id,
-        sep_id=sep_id,
-        type_id_a=type_a,
-        type_id_b=type_b,
+        **template,
     )
-    padding = config.get("padding")
-    if isinstance(padding, dict) and isinstance(padding.get("pad_id"), int):
-        pad_id = padding["pad_id"]
-    else:
-        by_content = {t["content"]: t["id"] for t in added}
-        pad_id = by_content.get("[PAD]", vocab_map.get("[PAD]", 0))
-    return kwargs, int(pad_id)
+    return kwargs, _pad_id(config, added, model["vocab"])
 
 
 class Tokenizer:
@@ -213,8 +227,6 @@ class Tokenizer:
     @classmethod
     def from_dict(cls, config: dict[str, Any]) -> Tokenizer:
         """Build from the parsed contents of a tokenizer.json."""
-        from crossrank import _native
-
         kwargs, pad_id = _native_kwargs(config)
         return cls(_native.WordPieceTokenizer(**kwargs), pad_id)
 
@@ -242,18 +254,11 @@ class Tokenizer:
         document token, fall back to ``"longest_first"`` and set ``query_truncated``) or
         ``"longest_first"`` (Hugging Face's, as sentence-transformers uses).
         """
-        if truncation not in TRUNCATION_STRATEGIES:
-            raise ValueError(f"truncation must be one of {TRUNCATION_STRATEGIES}, got {truncation!r}")
+        check_choice(truncation, TRUNCATIONS, "truncation")
         if isinstance(max_length, bool) or not isinstance(max_length, int):
             raise TypeError(f"max_length must be int, got {type(max_length).__name__}")
         if max_length < 4:
             raise ValueError(f"max_length must be >= 4 (3 special tokens + 1), got {max_length}")
         queries, docs = split_pairs(pairs)
-        try:
-            raw = self._native.encode_pairs(queries, docs, max_length, truncation)
-        except ValueError as error:
-            if "lone surrogate" in str(error):
-                kind, index = str(error).split()[:2]
-                raise ValueError(f"pair {index}: {kind} is not valid Unicode (lone surrogate)") from None
-            raise
+        raw = self._native.encode_pairs(queries, docs, max_length, truncation, pair_names=True)
         return [Encoding(*item) for item in raw]

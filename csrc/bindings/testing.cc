@@ -1,0 +1,151 @@
+// crossrank._native.testing: the core's parts on their own, for tests against reference
+// implementations (NumPy, Hugging Face tokenizers); the package itself never calls them.
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bindings/convert.h"
+#include "bindings/register.h"
+#include "kernels/gelu.h"
+#include "kernels/layer_norm.h"
+#include "kernels/self_attention.h"
+#include "runtime/batcher.h"
+#include "tokenizer/bert_normalizer.h"
+#include "tokenizer/utf8.h"
+
+namespace py = pybind11;
+
+namespace crossrank::bindings {
+namespace {
+
+void register_tokenizer_parts(py::module_& testing) {
+  testing.def(
+      "bert_normalize",
+      [](py::handle text, bool clean_text, bool handle_chinese_chars, bool strip_accents, bool lowercase) {
+        const std::string s = utf8_text(text, "text");
+        std::vector<char32_t> cps;
+        std::vector<char32_t> out;
+        std::vector<char32_t> scratch;
+        size_t bad = 0;
+        utf8::decode(s, cps, &bad);  // valid: it came from a str
+        BertNormalizerOptions o;
+        o.clean_text = clean_text;
+        o.handle_chinese_chars = handle_chinese_chars;
+        o.strip_accents = strip_accents;
+        o.lowercase = lowercase;
+        BertNormalizer(o).normalize(cps.data(), cps.size(), out, scratch);
+        std::string result;
+        for (char32_t c : out) utf8::append(result, c);
+        return py::str(result);
+      },
+      py::arg("text"), py::kw_only(), py::arg("clean_text") = true, py::arg("handle_chinese_chars") = true,
+      py::arg("strip_accents") = true, py::arg("lowercase") = true,
+      "The C++ BertNormalizer alone: what tokenizers' BertNormalizer.normalize_str returns.");
+}
+
+void register_batcher(py::module_& testing) {
+  testing.def(
+      "plan_batches",
+      [](const std::vector<size_t>& lengths, size_t max_padded_tokens, size_t max_batch_size,
+         size_t batch_overhead_tokens) {
+        BatchPolicy policy{max_padded_tokens, max_batch_size, batch_overhead_tokens};
+        std::vector<std::pair<std::vector<size_t>, size_t>> out;
+        for (Batch& batch : plan_batches(lengths, policy)) {
+          out.emplace_back(std::move(batch.indices), batch.padded_length);
+        }
+        return out;
+      },
+      py::arg("lengths"), py::arg("max_padded_tokens"), py::arg("max_batch_size"),
+      py::arg("batch_overhead_tokens") = BatchPolicy{}.batch_overhead_tokens,
+      "The engine's batch plan for these lengths: [(indices, padded_length)].");
+}
+
+// crossrank's kernels on their own; graphs reach them through the ai.crossrank operators instead
+// (runtime/custom_ops.h).
+void register_kernels(py::module_& testing) {
+  testing.def(
+      "self_attention",
+      [](py::array_t<float, py::array::c_style | py::array::forcecast> qkv,
+         py::array_t<int32_t, py::array::c_style | py::array::forcecast> key_lengths, int64_t num_heads,
+         bool portable) {
+        if (qkv.ndim() != 3 || num_heads <= 0 || qkv.shape(2) % (3 * num_heads) != 0) {
+          throw std::invalid_argument("qkv must be [batch, sequence, 3 * num_heads * head_size]");
+        }
+        if (key_lengths.ndim() != 1 || key_lengths.shape(0) != qkv.shape(0)) {
+          throw std::invalid_argument("key_lengths must hold one length per sequence");
+        }
+        const AttentionShape shape{qkv.shape(0), qkv.shape(1), num_heads, qkv.shape(2) / (3 * num_heads)};
+        py::array_t<float> out({shape.batch, shape.sequence, shape.hidden()});
+        const float* in = qkv.data();
+        const int32_t* lengths = key_lengths.data();
+        float* result = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          std::vector<float> scratch(attention_scratch_floats(shape));
+          for (int64_t unit = 0; unit < shape.units(); ++unit) {
+            if (portable) {
+              self_attention_unit_portable(shape, in, lengths, unit, result, scratch.data());
+            } else {
+              self_attention_unit(shape, in, lengths, unit, result, scratch.data());
+            }
+          }
+        }
+        return out;
+      },
+      py::arg("qkv"), py::arg("key_lengths"), py::arg("num_heads"), py::arg("portable") = false,
+      "softmax(Q·Kᵀ/√d)·V per head over packed projections; rows past a sequence's length are zeros.\n"
+      "portable=True runs the plain-loop fallback instead of the CPU's fastest kernel.");
+  testing.def(
+      "gelu",
+      [](py::array_t<float, py::array::c_style | py::array::forcecast> x, bool portable) {
+        py::array_t<float> out(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+        const float* in = x.data();
+        float* result = out.mutable_data();
+        const int64_t count = x.size();
+        {
+          py::gil_scoped_release release;
+          (portable ? gelu_portable : gelu)(in, result, count);
+        }
+        return out;
+      },
+      py::arg("x"), py::arg("portable") = false,
+      "x·Φ(x), the erf GELU; portable=True runs the plain-loop fallback.");
+  testing.def(
+      "add_layer_norm",
+      [](py::array_t<float, py::array::c_style | py::array::forcecast> x,
+         py::array_t<float, py::array::c_style | py::array::forcecast> residual,
+         py::array_t<float, py::array::c_style | py::array::forcecast> gamma,
+         py::array_t<float, py::array::c_style | py::array::forcecast> beta, float epsilon, bool portable) {
+        if (x.ndim() != 2 || residual.ndim() != 2 || x.shape(0) != residual.shape(0) ||
+            x.shape(1) != residual.shape(1) || gamma.size() != x.shape(1) || beta.size() != x.shape(1)) {
+          throw std::invalid_argument("x and residual must be [rows, width], gamma and beta [width]");
+        }
+        const LayerNormShape shape{x.shape(0), x.shape(1)};
+        py::array_t<float> out({shape.rows, shape.width});
+        const float *a = x.data(), *b = residual.data(), *g = gamma.data(), *h = beta.data();
+        float* result = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          (portable ? add_layer_norm_portable : add_layer_norm)(shape, a, b, g, h, epsilon, result, 0, shape.rows);
+        }
+        return out;
+      },
+      py::arg("x"), py::arg("residual"), py::arg("gamma"), py::arg("beta"), py::arg("epsilon"),
+      py::arg("portable") = false, "LayerNormalization(x + residual) over rows; portable=True: the fallback.");
+}
+
+}  // namespace
+
+void register_testing(py::module_& m) {
+  py::module_ testing = m.def_submodule(
+      "testing", "The C++ core's parts on their own (normalizer, batch planner, kernels), for tests only.");
+  register_tokenizer_parts(testing);
+  register_batcher(testing);
+  register_kernels(testing);
+}
+
+}  // namespace crossrank::bindings

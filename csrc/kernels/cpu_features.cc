@@ -1,0 +1,16 @@
+#include "kernels/cpu_features.h"
+
+namespace crossrank {
+
+bool avx512_available() {
+#if defined(CROSSRANK_AVX512)
+  static const bool available = __builtin_cpu_supports("avx512f");
+  return available;
+#else
+  return false;
+#endif
+}
+
+const char* kernel_set() { return avx512_available() ? "avx512" : "portable"; }
+
+}  // namespace crossrank

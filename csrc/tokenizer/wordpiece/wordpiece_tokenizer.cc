@@ -1,0 +1,302 @@
+#include "tokenizer/wordpiece/wordpiece_tokenizer.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "tokenizer/unicode_tables.h"
+#include "tokenizer/utf8.h"
+
+namespace crossrank {
+
+struct WordPieceTokenizer::Scratch {
+  std::vector<char32_t> text;        // decoded input
+  std::vector<char32_t> normalized;  // normalized piece
+  std::vector<char32_t> nfd;         // normalizer scratch
+  std::vector<Segment> raw_segments;
+  std::vector<Segment> normalized_segments;
+  std::string word;                  // UTF-8 bytes of the current word
+  std::vector<uint32_t> bounds;      // byte offset of each char of the word (+ end)
+  std::vector<int32_t> query_ids;
+  std::vector<int32_t> doc_ids;
+
+  void trim();  // free buffers grown past ~1M elements
+};
+
+WordPieceTokenizer::Scratch& WordPieceTokenizer::scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+namespace {
+
+// After a huge text, give the per-thread buffers' memory back.
+template <typename T>
+void release_if_huge(std::vector<T>& v) {
+  constexpr size_t kKeep = size_t{1} << 20;
+  if (v.capacity() > kKeep) std::vector<T>().swap(v);
+}
+
+BertNormalizerOptions normalizer_options(const TokenizerConfig& c) {
+  BertNormalizerOptions o;
+  o.clean_text = c.clean_text;
+  o.handle_chinese_chars = c.handle_chinese_chars;
+  o.strip_accents = c.strip_accents;
+  o.lowercase = c.lowercase;
+  return o;
+}
+
+std::u32string decode_or_throw(std::string_view text, const char* what) {
+  std::vector<char32_t> cps;
+  size_t bad = 0;
+  if (!utf8::decode(text, cps, &bad)) {
+    throw std::invalid_argument(std::string(what) + " is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+  }
+  return std::u32string(cps.begin(), cps.end());
+}
+
+}  // namespace
+
+WordPieceTokenizer::WordPieceTokenizer(TokenizerConfig config)
+    : config_(std::move(config)), normalizer_(normalizer_options(config_)) {
+  if (config_.vocab.empty()) throw std::invalid_argument("tokenizer vocab is empty");
+  if (config_.vocab.size() > static_cast<size_t>(INT32_MAX)) throw std::invalid_argument("vocab too large");
+  const std::string& prefix = config_.continuing_subword_prefix;
+  for (size_t i = 0; i < config_.vocab.size(); ++i) {
+    const std::string& token = config_.vocab[i];
+    std::vector<char32_t> unused;
+    size_t bad = 0;
+    if (!utf8::decode(token, unused, &bad)) {
+      throw std::invalid_argument("vocab token " + std::to_string(i) + " is not valid UTF-8");
+    }
+    if (!token_to_id_.insert(token, static_cast<int32_t>(i))) {
+      throw std::invalid_argument("duplicate vocab token '" + token + "' (id " + std::to_string(i) + ")");
+    }
+    if (token.size() >= prefix.size() && token.compare(0, prefix.size(), prefix) == 0) {
+      continuation_.insert(std::string_view(token).substr(prefix.size()), static_cast<int32_t>(i));
+    }
+  }
+  unk_id_ = token_to_id_.find(config_.unk_token);
+  if (unk_id_ < 0) throw std::invalid_argument("unk token '" + config_.unk_token + "' is not in the vocab");
+  const PairTemplate& pair = config_.pair_template;
+  if (pair.cls_id < 0 || pair.sep_id < 0) throw std::invalid_argument("cls_id and sep_id must be >= 0");
+
+  Scratch& s = scratch();
+  for (const AddedToken& token : config_.added_tokens) {
+    if (token.content.empty()) throw std::invalid_argument("added token with empty content");
+    if (token.id < 0) throw std::invalid_argument("added token '" + token.content + "' has a negative id");
+    Pattern p;
+    p.id = token.id;
+    p.lstrip = token.lstrip;
+    p.rstrip = token.rstrip;
+    p.single_word = token.single_word;
+    std::u32string content = decode_or_throw(token.content, "added token");
+    if (token.normalized) {
+      // tokenizers matches normalized=true tokens by their normalized content in
+      // the normalized text.
+      s.normalized.clear();
+      normalizer_.normalize(content.data(), content.size(), s.normalized, s.nfd);
+      p.text.assign(s.normalized.begin(), s.normalized.end());
+      if (p.text.empty()) {
+        throw std::invalid_argument("added token '" + token.content + "' normalizes to an empty string");
+      }
+      normalized_patterns_.add(std::move(p));
+    } else {
+      p.text = std::move(content);
+      raw_patterns_.add(std::move(p));
+    }
+  }
+}
+
+void WordPieceTokenizer::PatternSet::add(Pattern p) {
+  const char32_t c = p.text[0];
+  if (c < 128) {
+    ascii_first[c >> 6] |= uint64_t{1} << (c & 63);
+  } else {
+    non_ascii_first = true;
+  }
+  patterns.push_back(std::move(p));
+}
+
+void WordPieceTokenizer::find_matches(const PatternSet& set, const char32_t* text, size_t n,
+                                      std::vector<Segment>& out) {
+  const std::vector<Pattern>& patterns = set.patterns;
+  out.clear();
+  size_t start_offset = 0;
+  size_t pos = 0;
+  while (pos < n) {
+    // Leftmost-longest match at or after pos (aho-corasick MatchKind::LeftmostLongest).
+    size_t mstart = n;
+    const Pattern* best = nullptr;
+    for (size_t i = pos; i < n && best == nullptr; ++i) {
+      const char32_t c = text[i];
+      if (!set.may_start(c)) continue;
+      for (const Pattern& p : patterns) {
+        if (p.text[0] != c || p.text.size() > n - i) continue;
+        if (best != nullptr && p.text.size() <= best->text.size()) continue;
+        if (std::equal(p.text.begin() + 1, p.text.end(), text + i + 1)) {
+          best = &p;
+          mstart = i;
+        }
+      }
+    }
+    if (best == nullptr) break;
+    size_t start = mstart;
+    size_t stop = mstart + best->text.size();
+    pos = stop;
+    if (best->single_word) {
+      const bool start_space = start == 0 || !unicode::is_alphanumeric(text[start - 1]);
+      const bool stop_space = stop == n || !unicode::is_alphanumeric(text[stop]);
+      if (!start_space || !stop_space) continue;
+    }
+    if (best->lstrip) {
+      size_t new_start = start;
+      while (new_start > 0 && unicode::is_whitespace(text[new_start - 1])) --new_start;
+      start = std::max(new_start, start_offset);
+    }
+    if (best->rstrip) {
+      while (stop < n && unicode::is_whitespace(text[stop])) ++stop;
+    }
+    if (start_offset < start) out.push_back(Segment{start_offset, start, -1});
+    out.push_back(Segment{start, stop, best->id});
+    start_offset = stop;
+  }
+  if (start_offset < n) out.push_back(Segment{start_offset, n, -1});
+}
+
+void WordPieceTokenizer::wordpiece(const char32_t* word, size_t n, std::vector<int32_t>& ids,
+                                   Scratch& s) const {
+  if (n > config_.max_input_chars_per_word) {
+    ids.push_back(unk_id_);
+    return;
+  }
+  s.word.clear();
+  s.bounds.clear();
+  for (size_t i = 0; i < n; ++i) {
+    s.bounds.push_back(static_cast<uint32_t>(s.word.size()));
+    utf8::append(s.word, word[i]);
+  }
+  s.bounds.push_back(static_cast<uint32_t>(s.word.size()));
+  const std::string_view bytes(s.word);
+  const size_t first = ids.size();
+  size_t start = 0;
+  while (start < n) {
+    const VocabMap& map = start == 0 ? token_to_id_ : continuation_;
+    const size_t max_bytes = map.max_key_bytes();
+    size_t end = n;
+    // Longer candidates than any vocab entry cannot match: skip their lookups.
+    while (end > start && s.bounds[end] - s.bounds[start] > max_bytes) --end;
+    int32_t id = -1;
+    for (; end > start; --end) {
+      id = map.find(bytes.substr(s.bounds[start], s.bounds[end] - s.bounds[start]));
+      if (id >= 0) break;
+    }
+    if (id < 0) {
+      ids.resize(first);
+      ids.push_back(unk_id_);
+      return;
+    }
+    ids.push_back(id);
+    start = end;
+  }
+}
+
+void WordPieceTokenizer::encode_words(const char32_t* text, size_t n, std::vector<int32_t>& ids,
+                                      Scratch& s) const {
+  // BertPreTokenizer: whitespace separates (and is dropped), punctuation is isolated.
+  size_t word_start = 0;
+  bool in_word = false;
+  for (size_t i = 0; i < n; ++i) {
+    const char32_t c = text[i];
+    const bool ws = unicode::is_whitespace(c);
+    if (ws || unicode::is_punctuation(c)) {
+      if (in_word) {
+        wordpiece(text + word_start, i - word_start, ids, s);
+        in_word = false;
+      }
+      if (!ws) wordpiece(text + i, 1, ids, s);
+    } else if (!in_word) {
+      word_start = i;
+      in_word = true;
+    }
+  }
+  if (in_word) wordpiece(text + word_start, n - word_start, ids, s);
+}
+
+void WordPieceTokenizer::encode_normalized(const char32_t* text, size_t n, std::vector<int32_t>& ids,
+                                           Scratch& s) const {
+  s.normalized.clear();
+  normalizer_.normalize(text, n, s.normalized, s.nfd);
+  const char32_t* norm = s.normalized.data();
+  const size_t len = s.normalized.size();
+  if (normalized_patterns_.empty()) {
+    encode_words(norm, len, ids, s);
+    return;
+  }
+  find_matches(normalized_patterns_, norm, len, s.normalized_segments);
+  for (const Segment& seg : s.normalized_segments) {
+    if (seg.id >= 0) {
+      ids.push_back(seg.id);
+    } else {
+      encode_words(norm + seg.begin, seg.end - seg.begin, ids, s);
+    }
+  }
+}
+
+void WordPieceTokenizer::encode_into(std::string_view text, std::vector<int32_t>& ids, Scratch& s) const {
+  s.text.clear();
+  size_t bad = 0;
+  if (!utf8::decode(text, s.text, &bad)) {
+    throw std::invalid_argument("text is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+  }
+  const char32_t* cps = s.text.data();
+  const size_t n = s.text.size();
+  if (raw_patterns_.empty()) {
+    encode_normalized(cps, n, ids, s);
+    return;
+  }
+  find_matches(raw_patterns_, cps, n, s.raw_segments);
+  for (const Segment& seg : s.raw_segments) {
+    if (seg.id >= 0) {
+      ids.push_back(seg.id);
+    } else {
+      encode_normalized(cps + seg.begin, seg.end - seg.begin, ids, s);
+    }
+  }
+}
+
+void WordPieceTokenizer::Scratch::trim() {
+  release_if_huge(text);
+  release_if_huge(normalized);
+  release_if_huge(nfd);
+  release_if_huge(query_ids);
+  release_if_huge(doc_ids);
+}
+
+std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text) const {
+  std::vector<int32_t> ids;
+  Scratch& s = scratch();
+  encode_into(text, ids, s);
+  s.trim();
+  return ids;
+}
+
+PairEncoding WordPieceTokenizer::build_pair(const std::vector<int32_t>& query_ids,
+                                            const std::vector<int32_t>& doc_ids, size_t max_length,
+                                            Truncation truncation) const {
+  return crossrank::build_pair(config_.pair_template, query_ids, doc_ids, max_length, truncation);
+}
+
+PairEncoding WordPieceTokenizer::encode_pair(std::string_view query, std::string_view doc, size_t max_length,
+                                             Truncation truncation) const {
+  if (max_length < 4) throw std::invalid_argument("max_length must be >= 4 (3 special tokens + 1)");
+  Scratch& s = scratch();
+  s.query_ids.clear();
+  s.doc_ids.clear();
+  encode_into(query, s.query_ids, s);
+  encode_into(doc, s.doc_ids, s);
+  PairEncoding enc = build_pair(s.query_ids, s.doc_ids, max_length, truncation);
+  s.trim();
+  return enc;
+}
+
+}  // namespace crossrank
