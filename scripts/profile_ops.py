@@ -5,7 +5,7 @@
 Scores one query against POOL realistic passages through crossrank's engine, one pair per run
 (the default policy) on one thread (what each of the engine's concurrent workers does), with
 ONNX Runtime's profiler on, then prints the share of kernel time per operator type. The bundle's
-engine graph is profiled where it has one (crossrank.engine_graph); --standard profiles its
+engine graph is profiled where it has one (crossrank.export.engine_graph); --standard profiles its
 standard graph instead.
 """
 

@@ -1,6 +1,6 @@
 """Reading a BEIR-layout folder: corpus.jsonl, queries.jsonl and qrels/<split>.tsv.
 
-One reader for the export's fidelity pools (``crossrank.fidelity``) and for ``crossrank eval``
+One reader for the export's fidelity pools (``crossrank.export.fidelity``) and for ``crossrank eval``
 (``crossrank.retrieval.evaluate``); standard library only, so neither extra is needed for it.
 """
 

@@ -50,7 +50,8 @@ class Bundle:
     model_files: dict[str, Path]
     tokenizer_file: Path
     manifest: dict[str, Any] = field(repr=False)
-    # Per precision, the graph with attention, GELU and LayerNorm on crossrank's kernels (engine_graph.py).
+    # Per precision, the graph with attention, GELU and LayerNorm on crossrank's kernels
+    # (crossrank.export.engine_graph).
     engine_files: dict[str, Path] = field(default_factory=dict)
 
     @property
@@ -67,7 +68,7 @@ class Bundle:
 
     def runtime_model_file(self, precision: str) -> Path:
         """The graph the engine runs for PRECISION: its engine graph where the bundle has one
-        (crossrank.engine_graph) and this CPU runs crossrank's AVX-512 kernels, else the standard
+        (crossrank.export.engine_graph) and this CPU runs crossrank's AVX-512 kernels, else the standard
         graph (the kernels' portable fallbacks are slower than ONNX Runtime's own)."""
         path = self.engine_files.get(precision)
         if path is None or not path.is_file() or _native.KERNELS != "avx512":

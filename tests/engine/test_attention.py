@@ -145,8 +145,8 @@ def test_engine_graph_scores_like_the_standard_graph(minilm_bundle, precision, m
     if precision == "fp32":
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
     else:
-        # int8 rounding turns the kernels' ~1e-7 differences into int8-sized noise (export.py,
-        # _engine_graphs): the engine graph must be as close to fp32 on average as the standard one.
+        # int8 rounding turns the kernels' ~1e-7 differences into int8-sized noise (export/verify.py,
+        # engine_graphs): the engine graph must be as close to fp32 on average as the standard one.
         fp32 = np.array(Reranker(standard, precision="fp32", activation="none").score_pairs(pairs))
         assert np.abs(ours - fp32).mean() <= 1.25 * np.abs(theirs - fp32).mean() + 1e-4
 

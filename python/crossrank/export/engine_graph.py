@@ -1,5 +1,5 @@
 """Engine graphs: a bundle's ONNX graphs with their slowest operators moved onto crossrank's
-kernels (ONNX Runtime custom ops, domain ``ai.crossrank``, ``csrc/core/custom_ops.h``).
+kernels (ONNX Runtime custom ops, domain ``ai.crossrank``, ``csrc/runtime/custom_ops.h``).
 
 Three rewrites, each measured on MiniLM pairs (README, "Where the time goes"):
 

@@ -123,7 +123,7 @@ def optimize(raw_onnx: Path, out_path: Path, config) -> dict[str, Any]:
     # ONNX Runtime not to re-fuse them at load (onnx_session.cc).
     options.enable_skip_layer_norm = False
     # Likewise BiasGelu: unfused, the int8 graph's MatMul takes the bias into its output pass and
-    # ONNX Runtime's plain Gelu kernel is ~40 % faster than BiasGelu (csrc/core/onnx_session.h).
+    # ONNX Runtime's plain Gelu kernel is ~40 % faster than BiasGelu (csrc/runtime/onnx_session.h).
     options.enable_bias_gelu = False
     num_heads = int(config.num_attention_heads)
     hidden = int(config.hidden_size)
