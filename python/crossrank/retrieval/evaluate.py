@@ -16,7 +16,7 @@ import statistics
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,72 @@ def _build_retriever(kind: str, corpus: Corpus, index: Path | None, threads: int
     return retriever, "built"
 
 
+@dataclass
+class _StageOne:
+    """Where stage one's candidates come from: a retriever, or a TREC run's rows (retriever None)."""
+
+    name: str
+    retriever: Retriever | None
+    run: dict[str, list[tuple[str, float]]]
+    how: str  # "read", "given", "built" or "loaded"
+    seconds: float
+
+
+@dataclass
+class _Rankings:
+    """Per judged query: stage one's pool and the reranked order (doc ids, best first), with timings."""
+
+    stage_one: dict[str, list[str]] = field(default_factory=dict)
+    reranked: dict[str, list[str]] = field(default_factory=dict)
+    stage_one_s: list[float] = field(default_factory=list)
+    stage_two_s: list[float] = field(default_factory=list)
+    pool_sizes: list[int] = field(default_factory=list)
+    missing: int = 0  # run entries naming documents absent from the corpus
+
+
+def _stage_one(beir: BeirData, retriever: str | Retriever, trec_run: str | Path | None,
+               index: str | Path | None, threads: int | None) -> _StageOne:
+    t0 = time.perf_counter()
+    if trec_run is not None:
+        return _StageOne(f"run:{Path(trec_run).name}", None, read_trec_run(trec_run), "read",
+                         time.perf_counter() - t0)
+    if not isinstance(retriever, str):
+        if retriever.corpus != beir.corpus:
+            raise ValueError("the retriever was built over another corpus than the folder's")
+        return _StageOne(retriever.kind, retriever, {}, "given", 0.0)
+    if retriever not in RETRIEVERS:
+        raise ValueError(f"retriever must be one of {RETRIEVERS}, got {retriever!r}")
+    built, how = _build_retriever(retriever, beir.corpus, Path(index) if index else None, threads)
+    return _StageOne(retriever, built, {}, how, time.perf_counter() - t0)
+
+
+def _rank_queries(pipe: Pipeline, queries: list[tuple[str, str]], stage: _StageOne, corpus: Corpus) -> _Rankings:
+    """Run every query through PIPE: stage one from the retriever or the run, then the reranker."""
+    out = _Rankings()
+    for qid, text in queries:
+        if stage.retriever is None:
+            rows = stage.run.get(qid, [])
+            kept = [(d, s) for d, s in rows if d in corpus]
+            out.missing += len(rows) - len(kept)
+            if not kept:
+                out.stage_one[qid] = out.reranked[qid] = []
+                continue
+            hits = pipe.rerank(text, [d for d, _ in kept], [s for _, s in kept])
+        else:
+            hits = pipe.search(text)
+        out.stage_one[qid] = pipe.last_pool.ids
+        out.pool_sizes.append(len(pipe.last_pool))
+        out.stage_one_s.append(pipe.last_timings.stage_one_s)
+        if pipe.reranker is not None:
+            out.reranked[qid] = [h.id for h in hits]
+            out.stage_two_s.append(pipe.last_timings.stage_two_s)
+    return out
+
+
+def _median_ms(values: list[float]) -> float | None:
+    return round(1000 * statistics.median(values), 3) if values else None
+
+
 def run_eval(data: str | Path, *, retriever: str | Any = "bm25", model: str | Path | None = None, pool: int = 100,
              trec_run: str | Path | None = None, index: str | Path | None = None, split: str = "test",
              dedupe: str | None = "id", precision: str | None = None, threads: int | None = None,
@@ -126,71 +192,32 @@ def run_eval(data: str | Path, *, retriever: str | Any = "bm25", model: str | Pa
     beir = load_beir(data, split=split)
     queries = list(beir.queries.items())[:limit] if limit else list(beir.queries.items())
     qrels = {q: beir.qrels[q] for q, _ in queries}
+    stage = _stage_one(beir, retriever, trec_run, index, threads)
+    reranker = Reranker(model, precision=precision, threads=threads) if model is not None else None
     t0 = time.perf_counter()
-    if trec_run is not None:
-        stage_one_name = f"run:{Path(trec_run).name}"
-        candidates = read_trec_run(trec_run)
-        ret, how = None, "read"
-    elif not isinstance(retriever, str):
-        if retriever.corpus != beir.corpus:
-            raise ValueError("the retriever was built over another corpus than the folder's")
-        stage_one_name, ret, how = retriever.kind, retriever, "given"
-    else:
-        if retriever not in RETRIEVERS:
-            raise ValueError(f"retriever must be one of {RETRIEVERS}, got {retriever!r}")
-        stage_one_name = retriever
-        ret, how = _build_retriever(retriever, beir.corpus, Path(index) if index else None, threads)
-    index_s = time.perf_counter() - t0
-
-    reranker = None
-    if model is not None:
-        reranker = Reranker(model, precision=precision, threads=threads)
-    t0 = time.perf_counter()
-    pipe = Pipeline(ret, reranker, pool_size=min(pool, len(beir.corpus)), top_k=pool, dedupe=dedupe,
-                    corpus=beir.corpus if ret is None else None)
+    pipe = Pipeline(stage.retriever, reranker, pool_size=min(pool, len(beir.corpus)), top_k=pool, dedupe=dedupe,
+                    corpus=beir.corpus if stage.retriever is None else None)
     pretokenize_s = time.perf_counter() - t0
-    log(f"{beir.name}: {len(beir.corpus)} documents, {len(queries)} judged queries; stage one {stage_one_name} "
-        f"({how} in {index_s:.1f} s)" + (f"; reranker {model}" if model else ""))
-
-    one: dict[str, list[str]] = {}
-    two: dict[str, list[str]] = {}
-    t_one, t_two, pool_sizes = [], [], []
-    missing = 0
-    for qid, text in queries:
-        if ret is None:
-            rows = candidates.get(qid, [])
-            kept = [(d, s) for d, s in rows if d in beir.corpus]
-            missing += len(rows) - len(kept)
-            if not kept:
-                one[qid] = two[qid] = []
-                continue
-            hits = pipe.rerank(text, [d for d, _ in kept], [s for _, s in kept])
-        else:
-            hits = pipe.search(text)
-        one[qid] = pipe.last_pool.ids
-        pool_sizes.append(len(pipe.last_pool))
-        t_one.append(pipe.last_timings.stage_one_s)
-        if reranker is not None:
-            two[qid] = [h.id for h in hits]
-            t_two.append(pipe.last_timings.stage_two_s)
-    if missing:
-        log(f"warning: {missing} run entries name documents absent from the corpus; skipped")
-
-    def med_ms(values):
-        return round(1000 * statistics.median(values), 3) if values else None
+    log(f"{beir.name}: {len(beir.corpus)} documents, {len(queries)} judged queries; stage one {stage.name} "
+        f"({stage.how} in {stage.seconds:.1f} s)" + (f"; reranker {model}" if model else ""))
+    ranked = _rank_queries(pipe, queries, stage, beir.corpus)
+    if ranked.missing:
+        log(f"warning: {ranked.missing} run entries name documents absent from the corpus; skipped")
 
     result: dict[str, Any] = {
         "dataset": beir.name, "data": str(data), "documents": len(beir.corpus), "queries": len(queries),
-        "stage_one": stage_one_name, "pool": pool, "dedupe": dedupe, "index": how, "index_s": round(index_s, 2),
-        "model": str(model) if model else None, "pretokenize_s": round(pretokenize_s, 2),
-        "relevance_level": relevance_level,
-        "metrics": {"stage_one": evaluate_rankings(qrels, one, depth=pool, relevance_level=relevance_level)},
-        "median_latency_ms": {"stage_one": med_ms(t_one)},
-        "mean_pool_size": round(sum(pool_sizes) / len(pool_sizes), 2) if pool_sizes else 0,
+        "stage_one": stage.name, "pool": pool, "dedupe": dedupe, "index": stage.how,
+        "index_s": round(stage.seconds, 2), "model": str(model) if model else None,
+        "pretokenize_s": round(pretokenize_s, 2), "relevance_level": relevance_level,
+        "metrics": {"stage_one": evaluate_rankings(qrels, ranked.stage_one, depth=pool,
+                                                   relevance_level=relevance_level)},
+        "median_latency_ms": {"stage_one": _median_ms(ranked.stage_one_s)},
+        "mean_pool_size": round(sum(ranked.pool_sizes) / len(ranked.pool_sizes), 2) if ranked.pool_sizes else 0,
     }
     if reranker is not None:
-        result["metrics"]["reranked"] = evaluate_rankings(qrels, two, depth=pool, relevance_level=relevance_level)
-        result["median_latency_ms"]["stage_two"] = med_ms(t_two)
+        result["metrics"]["reranked"] = evaluate_rankings(qrels, ranked.reranked, depth=pool,
+                                                          relevance_level=relevance_level)
+        result["median_latency_ms"]["stage_two"] = _median_ms(ranked.stage_two_s)
         result["precision"] = reranker.precision
     return result
 
