@@ -19,8 +19,9 @@ from crossrank.benchmark.machine import machine_info
 from crossrank.benchmark.registry import expand_engines
 from crossrank.benchmark.report import format_table, plot, save_json
 from crossrank.benchmark.timing import Measurement, run
-from crossrank.bundle import Bundle
+from crossrank.bundle import Bundle, checksums_wanted
 from crossrank.default_model import default_model
+from crossrank.tokenizer import Tokenizer
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ def bench(settings: BenchSettings) -> int:
 def _prepare(settings: BenchSettings, query: str, docs: list[str]) -> _Context:
     """Load the bundle and print the header lines: model, machine, GEMM rate, workload."""
     bundle = _load_bundle(settings.model)
+    _check_tokenizer(bundle)
     threads = settings.threads or physical_core_count()
     machine = machine_info(threads)
     _say(f"machine: {machine['cpu']}, {threads} threads, {' '.join(machine['cpu_features'])}")
@@ -105,6 +107,16 @@ def _load_bundle(model: Path | None) -> Bundle:
     _say("model: embedded default (MiniLM-L6 encoder, untrained seeded head: its scores carry no "
          "relevance; its speed is cross-encoder/ms-marco-MiniLM-L-6-v2's)")
     return Bundle.load(default_model())
+
+
+def _check_tokenizer(bundle: Bundle) -> None:
+    """Load BUNDLE's tokenizer (checksum, format, ids against the graph) before anything is timed:
+    a broken bundle fails in one line here rather than after the GEMM probe."""
+    if checksums_wanted(None):
+        bundle.verify_checksums([bundle.tokenizer_file])
+    tokenizer = Tokenizer.from_file(bundle.tokenizer_file)
+    if tokenizer.max_token_id is not None:
+        bundle.check_token_ids(tokenizer.max_token_id)
 
 
 def _describe_workload(bundle: Bundle, profile: str, query: str, docs: list[str]) -> dict[str, float]:
