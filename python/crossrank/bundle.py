@@ -104,7 +104,7 @@ class Bundle:
                 name = Path(path).relative_to(self.path).as_posix()
             except ValueError:
                 continue
-            if name in expected and sha256_file(path) != expected[name]:
+            if name in expected and _cached_sha256(Path(path)) != expected[name]:
                 raise ValueError(
                     f"{path} is corrupt: its SHA-256 differs from the one {MANIFEST_FILE} recorded at export "
                     f"(checksums_sha256[{name!r}]); export the bundle again, or load it with "
@@ -296,6 +296,20 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# Files hashed in this process: (resolved path, size, mtime_ns, inode) -> SHA-256. A Reranker
+# loaded again on an unchanged file (tests, the export's gate, several workers) does not hash it again.
+_HASHED: dict[tuple[str, int, int, int], str] = {}
+
+
+def _cached_sha256(path: Path) -> str:
+    """sha256_file(PATH), remembered while the file's size, mtime and inode stay the same."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    if key not in _HASHED:
+        _HASHED[key] = sha256_file(path)
+    return _HASHED[key]
 
 
 def checksums(folder: str | os.PathLike[str], names: Iterable[str]) -> dict[str, str]:
