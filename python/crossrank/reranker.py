@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -93,8 +94,8 @@ class Reranker:
             ``$CROSSRANK_VERIFY_CHECKSUMS`` (``0`` turns it off), else on. It hashes the graph while
             ONNX Runtime loads it. Bundles without checksums load unchecked.
 
-    None means the default for every option; any other value is checked, and a wrong one raises
-    ValueError naming the argument. A bundle that is corrupt, or whose files do not fit together
+    None means the default for the options whose default is None; every value is checked, and a
+    wrong one raises ValueError naming the argument. A bundle that is corrupt, or whose files do not fit together
     (tokenizer ids past the graph's vocabulary, max_length past its positions), raises ValueError
     naming the file.
 
@@ -108,6 +109,8 @@ class Reranker:
                  max_padded_tokens: int = 16384, max_batch_size: int = 1,
                  batch_overhead_tokens: int = 64, verify_checksums: bool | None = None) -> None:
         verify = checksums_wanted(verify_checksums)
+        if not isinstance(bundle, (str, os.PathLike, Bundle)):
+            raise TypeError(f"bundle must be a folder path or a crossrank.bundle.Bundle, got {type(bundle).__name__}")
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
         self._check_options(precision, max_length, truncation, activation, threads, concurrent_batches)
         max_padded_tokens = check_int(max_padded_tokens, "max_padded_tokens", minimum=self.max_length,

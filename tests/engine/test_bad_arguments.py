@@ -91,3 +91,8 @@ def test_checks_never_let_nan_inf_or_bool_through():
             check_number(value, "share", minimum=0, maximum=1)
     assert check_number(np.float32(0.5), "share", minimum=0, maximum=1) == 0.5
     assert check_int(np.uint64(3), "n", minimum=0) == 3
+
+
+def test_bundle_of_the_wrong_type_is_named():
+    with pytest.raises(TypeError, match="bundle must be a folder path"):
+        Reranker(5)
