@@ -104,3 +104,14 @@ def test_bench_on_a_tokenizer_past_the_vocabulary_fails_early(tiny_bundle, tmp_p
     (bundle / MANIFEST_FILE).write_text(json.dumps(manifest), encoding="utf-8")
     code, _, err = run(["bench", "--model", str(bundle), "--pools", "2", "--repeats", "1"], capsys)
     assert_one_line_error(code, err, "token id 30521", "1000 rows")
+
+
+def test_bench_on_a_corrupt_graph_fails_before_the_gemm_probe(tiny_bundle, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(command, "Int8GemmProbe", None)
+    bundle = Path(shutil.copytree(tiny_bundle, tmp_path / "bundle"))
+    with open(bundle / "model.onnx", "r+b") as f:
+        f.seek(1000)
+        f.write(b"\xff" * 16)
+    code, _, err = run(["bench", "--model", str(bundle), "--pools", "2", "--repeats", "1",
+                        "--compare", "ort-naive-fp32"], capsys)
+    assert_one_line_error(code, err, str(bundle / "model.onnx"), "is corrupt")

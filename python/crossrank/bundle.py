@@ -135,7 +135,7 @@ class Bundle:
             raise FileNotFoundError(f"bundle {root} holds no model file ({', '.join(map(str, files.values()))})")
         engine = fields.get("engine_files", dict, {})
         engine_files = {p: _bundle_file(root, engine[p], f"engine_files.{p}") for p in PRECISIONS if p in engine}
-        _check_checksums_field(fields)
+        _check_checksums_field(fields, root)
         return cls(path=root, max_length=max_length, **labels, model_files=model_files,
                    tokenizer_file=tokenizer_file, manifest=manifest, engine_files=engine_files,
                    vocab_rows=vocab_rows, max_positions=max_positions)
@@ -223,10 +223,11 @@ def _bundle_file(root: Path, name: object, entry: str) -> Path:
     return path
 
 
-def _check_checksums_field(fields: _Fields) -> None:
-    """checksums_sha256 must map file names to 64-digit hex strings."""
+def _check_checksums_field(fields: _Fields, root: Path) -> None:
+    """checksums_sha256 must map names of files inside ROOT to 64-digit hex strings."""
     value = fields.get("checksums_sha256", dict, {})
     for name, digest in value.items():
+        _bundle_file(root, name, f"checksums_sha256[{name!r}]")
         if not isinstance(digest, str) or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
             raise fields.error(f"checksums_sha256[{name!r}] must be a 64-digit lowercase hex SHA-256, got {digest!r}")
 

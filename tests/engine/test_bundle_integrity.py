@@ -146,6 +146,12 @@ def test_file_entries_must_stay_in_the_bundle(bundle, entry, name):
         Reranker(bundle)
 
 
+def test_checksum_names_must_stay_in_the_bundle(bundle):
+    edit_manifest(bundle, lambda m: m["checksums_sha256"].update({"../outside": "0" * 64}))
+    with pytest.raises(ValueError, match=r"checksums_sha256\['../outside'\] is '../outside'"):
+        Bundle.load(bundle)
+
+
 def test_symlinks_out_of_the_bundle_are_refused(bundle, tmp_path):
     outside = tmp_path / "outside.json"
     shutil.copyfile(bundle / "tokenizer.json", outside)

@@ -88,7 +88,7 @@ def bench(settings: BenchSettings) -> int:
 def _prepare(settings: BenchSettings, query: str, docs: list[str]) -> _Context:
     """Load the bundle and print the header lines: model, machine, GEMM rate, workload."""
     bundle = _load_bundle(settings.model)
-    _check_tokenizer(bundle)
+    _check_bundle(bundle)
     threads = settings.threads or physical_core_count()
     machine = machine_info(threads)
     _say(f"machine: {machine['cpu']}, {threads} threads, {' '.join(machine['cpu_features'])}")
@@ -109,11 +109,12 @@ def _load_bundle(model: Path | None) -> Bundle:
     return Bundle.load(default_model())
 
 
-def _check_tokenizer(bundle: Bundle) -> None:
-    """Load BUNDLE's tokenizer (checksum, format, ids against the graph) before anything is timed:
-    a broken bundle fails in one line here rather than after the GEMM probe."""
+def _check_bundle(bundle: Bundle) -> None:
+    """Check BUNDLE's files against their checksums and load its tokenizer (format, ids against the
+    graph) before anything is timed: a broken bundle fails in one line here, not after the GEMM probe.
+    The engines' loads later find the files already hashed."""
     if checksums_wanted(None):
-        bundle.verify_checksums([bundle.tokenizer_file])
+        bundle.verify_checksums([bundle.path / name for name in bundle.checksums if (bundle.path / name).is_file()])
     tokenizer = Tokenizer.from_file(bundle.tokenizer_file)
     if tokenizer.max_token_id is not None:
         bundle.check_token_ids(tokenizer.max_token_id)
