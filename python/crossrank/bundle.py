@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from crossrank import _native
+from crossrank._onnx_graph import embedding_rows
 from crossrank._validation import ACTIVATIONS, PRECISIONS
 
 FORMAT_VERSION = 1
@@ -110,13 +111,20 @@ class Bundle:
                     f"(checksums_sha256[{name!r}]); export the bundle again, or load it with "
                     f"verify_checksums=False (or {VERIFY_ENV}=0) if you changed the file on purpose")
 
-    def check_token_ids(self, max_token_id: int) -> None:
-        """Raise ValueError if the tokenizer can produce ids past the graph's embedding rows."""
-        if self.vocab_rows is not None and max_token_id >= self.vocab_rows:
+    def check_token_ids(self, max_token_id: int, graph: Path | None = None) -> None:
+        """Raise ValueError if the tokenizer can produce ids past the graph's embedding rows.
+
+        The rows are the manifest's vocab_rows; bundles exported before it was recorded are
+        checked against the rows read from GRAPH's header (:func:`crossrank._onnx_graph.embedding_rows`),
+        or not at all where the graph does not show them plainly.
+        """
+        rows, source = self.vocab_rows, f"vocab_rows in {self.path / MANIFEST_FILE}"
+        if rows is None and graph is not None:
+            rows, source = embedding_rows(graph), f"read from {graph}"
+        if rows is not None and max_token_id >= rows:
             raise ValueError(
                 f"{self.tokenizer_file} does not fit the model: it can produce token id {max_token_id}, but the "
-                f"graph's token embedding has {self.vocab_rows} rows (vocab_rows in {self.path / MANIFEST_FILE}); "
-                "use the tokenizer the model was exported with")
+                f"graph's token embedding has {rows} rows ({source}); use the tokenizer the model was exported with")
 
     @classmethod
     def load(cls, path: str | Path) -> Bundle:

@@ -124,9 +124,9 @@ class Reranker:
         if verify:
             self.bundle.verify_checksums([self.bundle.tokenizer_file])
         self.tokenizer = Tokenizer.from_file(self.bundle.tokenizer_file)
-        if self.tokenizer.max_token_id is not None:
-            self.bundle.check_token_ids(self.tokenizer.max_token_id)
         self._session = _load_session(self.bundle, self.precision, self.threads // self.concurrent_batches, verify)
+        if self.tokenizer.max_token_id is not None:
+            self.bundle.check_token_ids(self.tokenizer.max_token_id, self.bundle.runtime_model_file(self.precision))
         self._engine = _native.Engine(self.tokenizer.native, self._session, self.max_length, self.truncation,
                                       max_padded_tokens, max_batch_size, batch_overhead_tokens,
                                       self.tokenizer.pad_id, self.concurrent_batches)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from crossrank._onnx_graph import embedding_rows
 from crossrank.bundle import MANIFEST_FILE, VERIFY_ENV, Bundle
 from crossrank.reranker import Reranker
 
@@ -83,16 +84,38 @@ def test_malformed_checksums_field_is_named(bundle):
 # -------------------------------------------------------------------------------- fit with the graph
 
 
-def test_tokenizer_ids_past_the_embedding_rows_are_refused(bundle):
-    manifest = json.loads((bundle / MANIFEST_FILE).read_text(encoding="utf-8"))
-    rows = manifest["vocab_rows"]
+def _grow_vocabulary(bundle: Path) -> Path:
     tokenizer = bundle / "tokenizer.json"
     config = json.loads(tokenizer.read_text(encoding="utf-8"))
     config["model"]["vocab"]["zzzz-extra"] = len(config["model"]["vocab"])
     tokenizer.write_text(json.dumps(config), encoding="utf-8")
-    with pytest.raises(ValueError, match=f"{tokenizer} does not fit the model: it can produce token id {rows}, "
-                                         f"but the graph's token embedding has {rows} rows"):
+    return tokenizer
+
+
+def test_tokenizer_ids_past_the_embedding_rows_are_refused(bundle):
+    tokenizer = _grow_vocabulary(bundle)
+    with pytest.raises(ValueError, match=f"{tokenizer} does not fit the model: it can produce token id 30522, "
+                                         "but the graph's token embedding has 30522 rows .vocab_rows in"):
         Reranker(bundle, verify_checksums=False)
+
+
+def test_older_bundles_read_the_rows_from_the_graph(bundle):
+    edit_manifest(bundle, lambda m: m.pop("vocab_rows"))
+    tokenizer = _grow_vocabulary(bundle)
+    loaded = Bundle.load(bundle)
+    graph = loaded.runtime_model_file(loaded.default_precision)
+    with pytest.raises(ValueError, match=f"{tokenizer} does not fit the model: .* has 30522 rows .read from {graph}"):
+        Reranker(bundle, verify_checksums=False)
+
+
+def test_embedding_rows_from_every_graph_and_none_for_other_files(tiny_bundle, tmp_path):
+    graphs = sorted(Path(tiny_bundle).glob("*.onnx"))
+    assert len(graphs) == 4 and [embedding_rows(g) for g in graphs] == [30522] * 4
+    garbage = tmp_path / "garbage.onnx"
+    for data in (b"", b"\x00garbage" * 100, b"\xff" * 64, (Path(tiny_bundle) / "model.onnx").read_bytes()[:5000]):
+        garbage.write_bytes(data)
+        assert embedding_rows(garbage) is None
+    assert embedding_rows(tmp_path / "missing.onnx") is None
 
 
 def test_the_export_records_the_graph_limits(tiny_bundle):

@@ -117,7 +117,8 @@ def _check_bundle(bundle: Bundle) -> None:
         bundle.verify_checksums([bundle.path / name for name in bundle.checksums if (bundle.path / name).is_file()])
     tokenizer = Tokenizer.from_file(bundle.tokenizer_file)
     if tokenizer.max_token_id is not None:
-        bundle.check_token_ids(tokenizer.max_token_id)
+        graph = next(f for f in bundle.model_files.values() if f.is_file())  # Bundle.load made sure of one
+        bundle.check_token_ids(tokenizer.max_token_id, graph)
 
 
 def _describe_workload(bundle: Bundle, profile: str, query: str, docs: list[str]) -> dict[str, float]:
