@@ -6,12 +6,15 @@ exporter and command line all take them from here.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable, Sequence
 
 TRUNCATIONS = ("only_second", "longest_first")
 ACTIVATIONS = ("sigmoid", "softmax", "none")
 PRECISIONS = ("int8", "fp32")
+# The largest value the engine's int32 / size_t options accept from Python.
+INT32_MAX = 2**31 - 1
 
 
 def check_choice(value: object, choices: Sequence[str], name: str) -> str:
@@ -21,18 +24,64 @@ def check_choice(value: object, choices: Sequence[str], name: str) -> str:
     return value
 
 
+def check_int(value: object, name: str, *, minimum: int, maximum: int | None = None,
+              allow_none: bool = False, maximum_name: str | None = None) -> int | None:
+    """Return VALUE as int if it is an integer from MINIMUM to MAXIMUM (numpy integers included;
+    bool, float, NaN and inf never).
+
+    Args:
+        value: what the caller passed.
+        name: the argument's name, for the message.
+        minimum: the smallest accepted value.
+        maximum: the largest accepted value (None: no bound; INT32_MAX for what reaches the engine).
+        allow_none: accept None (returned as None: "the default").
+        maximum_name: how to call MAXIMUM in the message (e.g. "threads=2").
+
+    Raises:
+        ValueError: naming NAME and the accepted range.
+    """
+    if value is None and allow_none:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum
+            or maximum is not None and value > maximum):
+        upper = maximum_name or (None if maximum is None else f"{maximum:,}")
+        lower = {0: "a non-negative int", 1: "a positive int"}.get(minimum, f"an int >= {minimum}")
+        expected = f"an int from {minimum} to {upper}" if upper else lower
+        if allow_none:
+            expected += " or None"
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return int(value)
+
+
 def check_positive_int(value: object, name: str, *, allow_none: bool = False) -> int | None:
     """Return VALUE as int if it is a positive integer (numpy integers included, bool not).
 
     Raises:
         ValueError: naming NAME when VALUE is not a positive integer (or None, where allowed).
     """
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        expected = "a positive int or None" if allow_none else "a positive int"
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return int(value)
+    return check_int(value, name, minimum=1, allow_none=allow_none)
+
+
+def check_non_negative_int(value: object, name: str, *, maximum: int | None = None) -> int:
+    """Return VALUE as int if it is an integer from 0 (to MAXIMUM; numpy integers included, bool not).
+
+    Raises:
+        ValueError: naming NAME otherwise.
+    """
+    return check_int(value, name, minimum=0, maximum=maximum)
+
+
+def check_number(value: object, name: str, *, minimum: float, maximum: float = math.inf) -> float:
+    """Return VALUE as float if it is a finite real number from MINIMUM to MAXIMUM (bool never).
+
+    Raises:
+        ValueError: naming NAME and the range (NaN and inf never pass).
+    """
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
+            or not minimum <= value <= maximum):
+        expected = f"from {minimum:g} to {maximum:g}" if math.isfinite(maximum) else f">= {minimum:g}"
+        raise ValueError(f"{name} must be a finite number {expected}, got {value!r}")
+    return float(value)
 
 
 def check_text(value: object, what: str) -> str:

@@ -3,7 +3,8 @@
 A bundle folder holds::
 
     crossrank.json           manifest (MANIFEST_FILE): labels, activation, max_length, files,
-                             provenance, measurements, checksums
+                             the graph's limits (vocab_rows, max_positions), provenance,
+                             measurements, checksums (checksums_sha256)
     model.onnx               fp32 graph (FP32_FILE)
     model.int8.onnx          int8 graph (INT8_FILE)
     model*.engine.onnx       the same graphs on crossrank's kernels (ENGINE_FILES)
@@ -11,6 +12,9 @@ A bundle folder holds::
     report.json              the export's fidelity report (REPORT_FILE)
 
 Only :class:`Bundle` reads a bundle; only :func:`write_manifest` and the export write one.
+Loading checks what can be checked without running the model: every file entry stays inside the
+folder, max_length fits the position embeddings, and (through :meth:`Bundle.verify_checksums`,
+called by the Reranker on the files it reads) the files still match the SHA-256 sums of the export.
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from crossrank import _native
+from crossrank._onnx_graph import embedding_rows
 from crossrank._validation import ACTIVATIONS, PRECISIONS
 
 FORMAT_VERSION = 1
@@ -35,6 +40,8 @@ REPORT_FILE = "report.json"
 MODEL_FILES = {"fp32": FP32_FILE, "int8": INT8_FILE}
 # Graphs with attention, GELU and LayerNorm on crossrank's kernels (crossrank.export.engine_graph).
 ENGINE_FILES = {"fp32": "model.engine.onnx", "int8": "model.int8.engine.onnx"}
+# Set to 0 to load bundles without checking checksums_sha256 (Reranker(..., verify_checksums=False) per load).
+VERIFY_ENV = "CROSSRANK_VERIFY_CHECKSUMS"
 
 
 @dataclass(frozen=True)
@@ -53,10 +60,18 @@ class Bundle:
     # Per precision, the graph with attention, GELU and LayerNorm on crossrank's kernels
     # (crossrank.export.engine_graph).
     engine_files: dict[str, Path] = field(default_factory=dict)
+    # The graph's limits, recorded by the export (None in bundles written before they were).
+    vocab_rows: int | None = None  # rows of the token embedding: token ids must stay below
+    max_positions: int | None = None  # longest sequence the position embeddings cover
 
     @property
     def notes(self) -> list[str]:
         return list(self.manifest.get("notes", []))
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        """``checksums_sha256``: {file name in the bundle: hex SHA-256}; empty in older bundles."""
+        return dict(self.manifest.get("checksums_sha256") or {})
 
     def model_file(self, precision: str) -> Path:
         if precision not in PRECISIONS:
@@ -75,45 +90,172 @@ class Bundle:
             return self.model_file(precision)
         return path
 
+    def verify_checksums(self, paths: Iterable[Path]) -> None:
+        """Check each file of PATHS against ``checksums_sha256``.
+
+        A file without an entry (an older bundle, a bundle still being exported, a graph outside
+        the bundle's list) is not checked.
+
+        Raises:
+            ValueError: naming the first file whose SHA-256 differs from the manifest's.
+        """
+        expected = self.checksums
+        for path in paths:
+            try:
+                name = Path(path).relative_to(self.path).as_posix()
+            except ValueError:
+                continue
+            if name in expected and _cached_sha256(Path(path)) != expected[name]:
+                raise ValueError(
+                    f"{path} is corrupt: its SHA-256 differs from the one {MANIFEST_FILE} recorded at export "
+                    f"(checksums_sha256[{name!r}]); export the bundle again, or load it with "
+                    f"verify_checksums=False (or {VERIFY_ENV}=0) if you changed the file on purpose")
+
+    def check_token_ids(self, max_token_id: int, graph: Path | None = None) -> None:
+        """Raise ValueError if the tokenizer can produce ids past the graph's embedding rows.
+
+        The rows are the manifest's vocab_rows; bundles exported before it was recorded are
+        checked against the rows read from GRAPH's header (:func:`crossrank._onnx_graph.embedding_rows`),
+        or not at all where the graph does not show them plainly.
+        """
+        rows, source = self.vocab_rows, f"vocab_rows in {self.path / MANIFEST_FILE}"
+        if rows is None and graph is not None:
+            rows, source = embedding_rows(graph), f"read from {graph}"
+        if rows is not None and max_token_id >= rows:
+            raise ValueError(
+                f"{self.tokenizer_file} does not fit the model: it can produce token id {max_token_id}, but the "
+                f"graph's token embedding has {rows} rows ({source}); use the tokenizer the model was exported with")
+
     @classmethod
     def load(cls, path: str | Path) -> Bundle:
         """Read and validate ``path/crossrank.json``."""
         root = Path(path)
         manifest = read_manifest(root)
-        manifest_path = root / MANIFEST_FILE
-
-        def field_of(name: str, kind: type, default: Any = None) -> Any:
-            value = manifest.get(name, default)
-            if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
-                raise ValueError(f"{manifest_path}: '{name}' must be {kind.__name__}, got {value!r}")
-            return value
-
-        files = field_of("files", dict, {**MODEL_FILES, "tokenizer": TOKENIZER_FILE})
-        max_length = field_of("max_length", int, 512)
-        num_labels = field_of("num_labels", int, 1)
-        score_index = field_of("score_index", int, 0)
-        activation = field_of("activation", str, "sigmoid" if num_labels == 1 else "softmax")
-        default_precision = field_of("default_precision", str, "int8")
-        if max_length < 4:
-            raise ValueError(f"{manifest_path}: max_length must be at least 4, got {max_length}")
-        if num_labels < 1 or not 0 <= score_index < num_labels:
-            raise ValueError(f"{manifest_path}: score_index {score_index} is not a label of {num_labels}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"{manifest_path}: activation must be one of {ACTIVATIONS}, got {activation!r}")
-        if default_precision not in PRECISIONS:
-            raise ValueError(f"{manifest_path}: default_precision must be one of {PRECISIONS}")
-        tokenizer_file = root / str(files.get("tokenizer", TOKENIZER_FILE))
+        fields = _Fields(manifest, root / MANIFEST_FILE)
+        files = fields.get("files", dict, {**MODEL_FILES, "tokenizer": TOKENIZER_FILE})
+        labels = _labels(fields)
+        max_length, vocab_rows, max_positions = _limits(fields)
+        tokenizer_file = _bundle_file(root, files.get("tokenizer", TOKENIZER_FILE), "files.tokenizer")
         if not tokenizer_file.is_file():
             raise FileNotFoundError(f"bundle {root} has no tokenizer file {tokenizer_file.name}")
-        model_files = {p: root / str(files[p]) for p in PRECISIONS if p in files}
+        model_files = {p: _bundle_file(root, files[p], f"files.{p}") for p in PRECISIONS if p in files}
         if not any(f.is_file() for f in model_files.values()):
             raise FileNotFoundError(f"bundle {root} holds no model file ({', '.join(map(str, files.values()))})")
-        engine = field_of("engine_files", dict, {})
-        engine_files = {p: root / str(engine[p]) for p in PRECISIONS if p in engine}
-        return cls(path=root, max_length=max_length, num_labels=num_labels, score_index=score_index,
-                   activation=activation, default_precision=default_precision,
-                   model_files=model_files, tokenizer_file=tokenizer_file, manifest=manifest,
-                   engine_files=engine_files)
+        engine = fields.get("engine_files", dict, {})
+        engine_files = {p: _bundle_file(root, engine[p], f"engine_files.{p}") for p in PRECISIONS if p in engine}
+        _check_checksums_field(fields, root)
+        return cls(path=root, max_length=max_length, **labels, model_files=model_files,
+                   tokenizer_file=tokenizer_file, manifest=manifest, engine_files=engine_files,
+                   vocab_rows=vocab_rows, max_positions=max_positions)
+
+
+class _Fields:
+    """Typed access to the manifest's fields, errors naming the manifest and the field."""
+
+    def __init__(self, manifest: dict[str, Any], manifest_path: Path) -> None:
+        self.manifest = manifest
+        self.path = manifest_path
+
+    def get(self, name: str, kind: type, default: Any = None) -> Any:
+        value = self.manifest.get(name, default)
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+            raise ValueError(f"{self.path}: '{name}' must be {kind.__name__}, got {value!r}")
+        return value
+
+    def optional_int(self, name: str, minimum: int) -> int | None:
+        value = self.manifest.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
+            raise self.error(f"'{name}' must be an int >= {minimum}, got {value!r}")
+        return value
+
+    def error(self, message: str) -> ValueError:
+        return ValueError(f"{self.path}: {message}")
+
+
+def _labels(fields: _Fields) -> dict[str, Any]:
+    """num_labels, score_index, activation and default_precision, checked."""
+    num_labels = fields.get("num_labels", int, 1)
+    score_index = fields.get("score_index", int, 0)
+    activation = fields.get("activation", str, "sigmoid" if num_labels == 1 else "softmax")
+    default_precision = fields.get("default_precision", str, "int8")
+    if num_labels < 1 or not 0 <= score_index < num_labels:
+        raise fields.error(f"score_index {score_index} is not a label of {num_labels}")
+    if activation not in ACTIVATIONS:
+        raise fields.error(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if default_precision not in PRECISIONS:
+        raise fields.error(f"default_precision must be one of {PRECISIONS}")
+    return dict(num_labels=num_labels, score_index=score_index, activation=activation,
+                default_precision=default_precision)
+
+
+def _limits(fields: _Fields) -> tuple[int, int | None, int | None]:
+    """(max_length, vocab_rows, max_positions); max_length checked against the graph's positions.
+
+    Bundles written before max_positions was recorded are checked against the source model's
+    max_position_embeddings where the manifest has it.
+    """
+    max_length = fields.get("max_length", int, 512)
+    vocab_rows = fields.optional_int("vocab_rows", 1)
+    max_positions = fields.optional_int("max_positions", 4)
+    if max_length < 4:
+        raise fields.error(f"max_length must be at least 4, got {max_length}")
+    source = fields.manifest.get("source")
+    positions = max_positions
+    if positions is None and isinstance(source, dict):
+        recorded = source.get("max_position_embeddings")
+        positions = recorded if isinstance(recorded, int) and not isinstance(recorded, bool) else None
+    if positions is not None and max_length > positions:
+        raise fields.error(f"max_length {max_length} exceeds the {positions} positions the model's position "
+                           "embeddings cover; lower max_length to at most that")
+    return max_length, vocab_rows, max_positions
+
+
+def _bundle_file(root: Path, name: object, entry: str) -> Path:
+    """ROOT / NAME, where NAME (the manifest's ENTRY) must stay inside the bundle folder ROOT.
+
+    Raises:
+        ValueError: naming ENTRY when NAME is not a relative path, climbs with '..', or is a
+            symlink (or under one) that leads out of ROOT.
+    """
+    manifest_path = root / MANIFEST_FILE
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{manifest_path}: {entry} must be a file name, got {name!r}")
+    relative = PurePosixPath(name)
+    if relative.is_absolute() or PureWindowsPath(name).is_absolute() or ".." in relative.parts:
+        raise ValueError(f"{manifest_path}: {entry} is {name!r}; bundle files must be relative paths inside "
+                         "the bundle folder (no absolute path, no '..')")
+    path = root / relative
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise ValueError(f"{manifest_path}: {entry} is {name!r}, which leads out of the bundle folder "
+                         f"(to {path.resolve()}); bundle files must lie inside it")
+    return path
+
+
+def _check_checksums_field(fields: _Fields, root: Path) -> None:
+    """checksums_sha256 must map names of files inside ROOT to 64-digit hex strings."""
+    value = fields.get("checksums_sha256", dict, {})
+    for name, digest in value.items():
+        _bundle_file(root, name, f"checksums_sha256[{name!r}]")
+        if not isinstance(digest, str) or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+            raise fields.error(f"checksums_sha256[{name!r}] must be a 64-digit lowercase hex SHA-256, got {digest!r}")
+
+
+def checksums_wanted(verify: bool | None) -> bool:
+    """Whether to verify checksums: VERIFY when given, else ``$CROSSRANK_VERIFY_CHECKSUMS`` (default on).
+
+    Raises:
+        ValueError: VERIFY is not a bool or None, or the environment variable is not 0/1/true/false/yes/no.
+    """
+    if verify is not None:
+        if not isinstance(verify, bool):
+            raise ValueError(f"verify_checksums must be True, False or None, got {verify!r}")
+        return verify
+    value = os.environ.get(VERIFY_ENV, "").strip().lower()
+    if value in ("", "1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{VERIFY_ENV} must be 0 or 1 (or true/false), got {value!r}")
 
 
 def is_bundle(path: str | os.PathLike[str]) -> bool:
@@ -163,6 +305,20 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# Files hashed in this process: (resolved path, size, mtime_ns, inode) -> SHA-256. A Reranker
+# loaded again on an unchanged file (tests, the export's gate, several workers) does not hash it again.
+_HASHED: dict[tuple[str, int, int, int], str] = {}
+
+
+def _cached_sha256(path: Path) -> str:
+    """sha256_file(PATH), remembered while the file's size, mtime and inode stay the same."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    if key not in _HASHED:
+        _HASHED[key] = sha256_file(path)
+    return _HASHED[key]
 
 
 def checksums(folder: str | os.PathLike[str], names: Iterable[str]) -> dict[str, str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,14 +16,17 @@ from crossrank import _native, _onnxruntime
 from crossrank._system import physical_core_count
 from crossrank._validation import (
     ACTIVATIONS,
+    INT32_MAX,
     PRECISIONS,
     TRUNCATIONS,
     check_choice,
+    check_int,
+    check_non_negative_int,
     check_positive_int,
     check_text,
     split_pairs,
 )
-from crossrank.bundle import Bundle
+from crossrank.bundle import Bundle, checksums_wanted
 from crossrank.tokenizer import Tokenizer
 
 # Pairs handed to the engine at once: bounds memory for huge inputs and paces the progress bar.
@@ -84,6 +89,15 @@ class Reranker:
             batch mates. Raise it where wide batches pay (many cores, a GPU build).
         batch_overhead_tokens: what one more batch costs, in executed tokens; the planner trades
             it against padding when it cuts the length-sorted pairs into batches.
+        verify_checksums: check the files it reads (tokenizer, graph) against the SHA-256 sums the
+            export recorded in crossrank.json, and refuse a corrupt bundle. Default (None):
+            ``$CROSSRANK_VERIFY_CHECKSUMS`` (``0`` turns it off), else on. It hashes the graph while
+            ONNX Runtime loads it. Bundles without checksums load unchecked.
+
+    None means the default for the options whose default is None; every value is checked, and a
+    wrong one raises ValueError naming the argument. A bundle that is corrupt, or whose files do not fit together
+    (tokenizer ids past the graph's vocabulary, max_length past its positions), raises ValueError
+    naming the file.
 
     One Reranker may be shared by several Python threads; scoring releases the GIL.
     """
@@ -93,31 +107,51 @@ class Reranker:
                  activation: str | None = None, threads: int | None = None,
                  concurrent_batches: int | None = None,
                  max_padded_tokens: int = 16384, max_batch_size: int = 1,
-                 batch_overhead_tokens: int = 64) -> None:
+                 batch_overhead_tokens: int = 64, verify_checksums: bool | None = None) -> None:
+        verify = checksums_wanted(verify_checksums)
+        if not isinstance(bundle, (str, os.PathLike, Bundle)):
+            raise TypeError(f"bundle must be a folder path or a crossrank.bundle.Bundle, got {type(bundle).__name__}")
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
-        self.precision = check_choice(precision or self.bundle.default_precision, PRECISIONS, "precision")
-        self.max_length = self.bundle.max_length if max_length is None else max_length
-        if not isinstance(self.max_length, int) or not 4 <= self.max_length <= self.bundle.max_length:
-            raise ValueError(f"max_length must be an int from 4 to {self.bundle.max_length}, got {max_length!r}")
-        self.truncation = check_choice(truncation, TRUNCATIONS, "truncation")
-        self.activation = check_choice(activation or self.bundle.activation, ACTIVATIONS, "activation")
-        self.max_batch_size = check_positive_int(max_batch_size, "max_batch_size")
-        if max_padded_tokens < self.max_length:
-            raise ValueError(f"max_padded_tokens must be at least max_length={self.max_length}, "
-                             f"got {max_padded_tokens!r}")
-        self.threads = threads or physical_core_count()
-        self.concurrent_batches = concurrent_batches or self.threads
-        if not 1 <= self.concurrent_batches <= self.threads:
-            raise ValueError(f"concurrent_batches must be from 1 to threads={self.threads}, got {concurrent_batches!r}")
+        self._check_options(precision, max_length, truncation, activation, threads, concurrent_batches)
+        max_padded_tokens = check_int(max_padded_tokens, "max_padded_tokens", minimum=self.max_length,
+                                      maximum=INT32_MAX)
+        max_batch_size = self.max_batch_size = check_int(max_batch_size, "max_batch_size", minimum=1,
+                                                         maximum=INT32_MAX)
+        batch_overhead_tokens = check_non_negative_int(batch_overhead_tokens, "batch_overhead_tokens",
+                                                       maximum=INT32_MAX)
 
         _onnxruntime.ensure_loaded()
+        if verify:
+            self.bundle.verify_checksums([self.bundle.tokenizer_file])
         self.tokenizer = Tokenizer.from_file(self.bundle.tokenizer_file)
-        self._session = _native.OnnxSession(str(self.bundle.runtime_model_file(self.precision)),
-                                            self.threads // self.concurrent_batches)
-        self._engine = _native.Engine(self.tokenizer.native, self._session, self.max_length, truncation,
+        self._session = _load_session(self.bundle, self.precision, self.threads // self.concurrent_batches, verify)
+        if self.tokenizer.max_token_id is not None:
+            self.bundle.check_token_ids(self.tokenizer.max_token_id, self.bundle.runtime_model_file(self.precision))
+        self._engine = _native.Engine(self.tokenizer.native, self._session, self.max_length, self.truncation,
                                       max_padded_tokens, max_batch_size, batch_overhead_tokens,
                                       self.tokenizer.pad_id, self.concurrent_batches)
         self._local = threading.local()
+
+    def _check_options(self, precision: object, max_length: object, truncation: object, activation: object,
+                       threads: object, concurrent_batches: object) -> None:
+        """Check the options that have a default (None) and set them; ValueError names the argument."""
+        bundle = self.bundle
+        self.precision = check_choice(bundle.default_precision if precision is None else precision,
+                                      PRECISIONS, "precision")
+        self.max_length = check_int(max_length, "max_length", minimum=4, maximum=bundle.max_length,
+                                    allow_none=True, maximum_name=f"the bundle's max_length={bundle.max_length}")
+        if self.max_length is None:
+            self.max_length = bundle.max_length
+        self.truncation = check_choice(truncation, TRUNCATIONS, "truncation")
+        self.activation = check_choice(bundle.activation if activation is None else activation,
+                                       ACTIVATIONS, "activation")
+        threads = check_int(threads, "threads", minimum=1, maximum=INT32_MAX, allow_none=True)
+        self.threads = physical_core_count() if threads is None else threads
+        self.concurrent_batches = check_int(concurrent_batches, "concurrent_batches", minimum=1,
+                                            maximum=self.threads, allow_none=True,
+                                            maximum_name=f"threads={self.threads}")
+        if self.concurrent_batches is None:
+            self.concurrent_batches = self.threads
 
     def __repr__(self) -> str:
         return (f"Reranker({str(self.bundle.path)!r}, precision={self.precision!r}, "
@@ -219,6 +253,27 @@ class Reranker:
             if self.activation == "sigmoid":
                 scores = 0.5 * (1.0 + np.tanh(0.5 * scores))  # = 1 / (1 + e^-x), without overflow
         return np.ascontiguousarray(scores, dtype=np.float32)
+
+
+def _load_session(bundle: Bundle, precision: str, threads: int, verify: bool):
+    """The ONNX Runtime session of BUNDLE's graph for PRECISION, its checksum verified meanwhile.
+
+    The graph is hashed on a helper thread while ONNX Runtime (GIL released) loads it, so the
+    check costs little wall time; a checksum mismatch wins over ONNX Runtime's own error.
+
+    Raises:
+        ValueError: naming the file, when it is corrupt or ONNX Runtime cannot load it.
+    """
+    path = bundle.runtime_model_file(precision)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crossrank-checksum") as pool:
+        checked = pool.submit(bundle.verify_checksums, [path] if verify else [])
+        try:
+            return _native.OnnxSession(str(path), threads)
+        except RuntimeError as error:
+            raise ValueError(f"{error} (bundle file {path}: a corrupt or unsupported graph; export the "
+                             "bundle again)") from None
+        finally:
+            checked.result()
 
 
 def _progress_bar(total: int, show_progress: bool | None):

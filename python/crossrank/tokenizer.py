@@ -13,10 +13,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from crossrank import _native
-from crossrank._validation import TRUNCATIONS, check_choice, check_text, split_pairs
+from crossrank._validation import INT32_MAX, TRUNCATIONS, check_choice, check_int, check_text, split_pairs
 
 _SUPPORTED = ("only BERT WordPiece tokenizers (BertNormalizer + BertPreTokenizer + WordPiece + "
               "[CLS] A [SEP] B [SEP] post-processing) are supported for now")
+# Upper bound on model.max_input_chars_per_word (Hugging Face's default is 100). WordPiece's greedy
+# longest match tries every end for every start of a word, quadratic in the word's length (Hugging
+# Face's implementation, the reference, is); longer words become [UNK] without being searched, so a
+# huge bound only buys that cost on adversarial text. No real vocabulary has tokens this long.
+MAX_INPUT_CHARS_PER_WORD = 10_000
 
 
 class Encoding:
@@ -62,6 +67,11 @@ def _component_type(config: dict[str, Any], key: str) -> str | None:
     return value.get("type")
 
 
+def _token_id(value: object, where: str) -> int:
+    """VALUE as a token id (an int from 0 to INT32_MAX, what the engine holds), naming WHERE if not."""
+    return check_int(value, where, minimum=0, maximum=INT32_MAX)
+
+
 def _template_pair(post: dict[str, Any]) -> tuple[int, int, int, int]:
     """(cls_id, sep_id, type_id_a, type_id_b) from a TemplateProcessing of the BERT pair form."""
     pair = post.get("pair")
@@ -81,16 +91,16 @@ def _template_pair(post: dict[str, Any]) -> tuple[int, int, int, int]:
 
     def special_id(name: str) -> int:
         entry = special.get(name)
-        if not isinstance(entry, dict) or len(entry.get("ids") or []) != 1:
+        if not isinstance(entry, dict) or not isinstance(entry.get("ids"), list) or len(entry["ids"]) != 1:
             raise bad
-        return int(entry["ids"][0])
+        return _token_id(entry["ids"][0], f"post_processor.special_tokens[{name!r}].ids[0]")
 
     cls_id = special_id(pieces[0].get("id"))
     sep_id = special_id(pieces[2].get("id"))
     if special_id(pieces[4].get("id")) != sep_id:
         raise bad
-    type_a = {int(pieces[i].get("type_id", 0)) for i in (0, 1, 2)}
-    type_b = {int(pieces[i].get("type_id", 0)) for i in (3, 4)}
+    types = [_token_id(piece.get("type_id", 0), f"post_processor.pair[{i}].type_id") for i, piece in enumerate(pieces)]
+    type_a, type_b = set(types[:3]), set(types[3:])
     if len(type_a) != 1 or len(type_b) != 1:
         raise bad
     return cls_id, sep_id, type_a.pop(), type_b.pop()
@@ -107,7 +117,7 @@ def _added_tokens(entries: list[Any], vocab_map: dict[str, int]) -> list[dict[st
     out = []
     for index, token in enumerate(entries):
         if not isinstance(token, dict) or not isinstance(token.get("content"), str):
-            raise ValueError(f"tokenizer.json: added_tokens[{index}] needs a 'content' string")
+            raise ValueError(f"added_tokens[{index}] needs a 'content' string")
         content = token["content"]
         if not content or content in ids:
             continue
@@ -125,7 +135,7 @@ def _added_tokens(entries: list[Any], vocab_map: dict[str, int]) -> list[dict[st
 def _check_components(config: dict[str, Any]) -> None:
     """Raise ValueError unless the normalizer, pre-tokenizer and model are BERT WordPiece's."""
     if not isinstance(config, dict):
-        raise ValueError(f"tokenizer.json must hold a JSON object, got {type(config).__name__}")
+        raise ValueError(f"must hold a JSON object, got {type(config).__name__}")
     for key, expected in (("normalizer", "BertNormalizer"), ("pre_tokenizer", "BertPreTokenizer"),
                           ("model", "WordPiece")):
         found = _component_type(config, key)
@@ -141,9 +151,10 @@ def _pair_template(config: dict[str, Any]) -> dict[str, int]:
         cls_id, sep_id, type_a, type_b = _template_pair(post)
     elif post_type == "BertProcessing":
         try:
-            cls_id, sep_id = int(post["cls"][1]), int(post["sep"][1])
-        except (KeyError, IndexError, TypeError, ValueError):
+            cls_id, sep_id = post["cls"][1], post["sep"][1]
+        except (KeyError, IndexError, TypeError):
             raise _unsupported("post_processor", post) from None
+        cls_id, sep_id = _token_id(cls_id, "post_processor.cls[1]"), _token_id(sep_id, "post_processor.sep[1]")
         type_a, type_b = 0, 1
     else:
         raise _unsupported("post_processor", post_type)
@@ -153,11 +164,11 @@ def _pair_template(config: dict[str, Any]) -> dict[str, int]:
 def _vocab_list(vocab_map: object) -> list[str | None]:
     """model.vocab (token -> id) as a list indexed by id (every slot filled); ValueError for gaps or repeats."""
     if not isinstance(vocab_map, dict) or not vocab_map:
-        raise ValueError("tokenizer.json: model.vocab must be a non-empty object of token -> id")
+        raise ValueError("model.vocab must be a non-empty object of token -> id")
     vocab: list[str | None] = [None] * len(vocab_map)
     for token, index in vocab_map.items():
         if not isinstance(index, int) or not 0 <= index < len(vocab) or vocab[index] is not None:
-            raise ValueError(f"tokenizer.json: vocab ids must be 0..{len(vocab) - 1} without gaps or repeats "
+            raise ValueError(f"vocab ids (model.vocab) must be 0..{len(vocab) - 1} without gaps or repeats "
                              f"(token {token!r} has id {index!r})")
         vocab[index] = token
     return vocab
@@ -178,57 +189,88 @@ def _normalizer_options(norm: dict[str, Any]) -> dict[str, bool]:
 def _pad_id(config: dict[str, Any], added: list[dict[str, Any]], vocab_map: dict[str, int]) -> int:
     """The padding section's pad_id, else the id of [PAD] (added token first), else 0."""
     padding = config.get("padding")
-    if isinstance(padding, dict) and isinstance(padding.get("pad_id"), int):
-        return int(padding["pad_id"])
+    if isinstance(padding, dict) and padding.get("pad_id") is not None:
+        return _token_id(padding["pad_id"], "padding.pad_id")
     by_content = {t["content"]: t["id"] for t in added}
     return int(by_content.get("[PAD]", vocab_map.get("[PAD]", 0)))
 
 
-def _native_kwargs(config: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """Validate a parsed tokenizer.json; return (kwargs for _native.WordPieceTokenizer, pad_id)."""
+def _model_strings(model: dict[str, Any]) -> dict[str, str]:
+    """WordPiece's unk_token and continuing_subword_prefix, checked to be strings."""
+    out = {}
+    for key, default in (("unk_token", "[UNK]"), ("continuing_subword_prefix", "##")):
+        value = model.get(key, default)
+        if not isinstance(value, str):
+            raise ValueError(f"model.{key} must be a string, got {value!r}")
+        out[key] = value
+    return out
+
+
+def _native_kwargs(config: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
+    """Validate a parsed tokenizer.json; return (kwargs for _native.WordPieceTokenizer, pad_id,
+    the largest id it can produce)."""
     _check_components(config)
     template = _pair_template(config)
     model = config["model"]
     vocab = _vocab_list(model.get("vocab"))
     added = _added_tokens(config.get("added_tokens") or [], model["vocab"])
+    max_chars = check_int(model.get("max_input_chars_per_word", 100), "model.max_input_chars_per_word",
+                          minimum=0, maximum=MAX_INPUT_CHARS_PER_WORD,
+                          maximum_name=f"{MAX_INPUT_CHARS_PER_WORD:,} (WordPiece is quadratic per word up to it)")
     kwargs = dict(
         vocab=vocab,
-        unk_token=model.get("unk_token", "[UNK]"),
-        continuing_subword_prefix=model.get("continuing_subword_prefix", "##"),
-        max_input_chars_per_word=int(model.get("max_input_chars_per_word", 100)),
+        **_model_strings(model),
+        max_input_chars_per_word=max_chars,
         **_normalizer_options(config["normalizer"]),
         added_tokens=added,
         **template,
     )
-    return kwargs, _pad_id(config, added, model["vocab"])
+    pad_id = _pad_id(config, added, model["vocab"])
+    max_id = max(len(vocab) - 1, pad_id, template["cls_id"], template["sep_id"], *(t["id"] for t in added))
+    return kwargs, pad_id, max_id
 
 
 class Tokenizer:
     """Pair tokenizer for cross-encoders; build it with :meth:`from_file`."""
 
-    def __init__(self, native: Any, pad_id: int = 0) -> None:
+    def __init__(self, native: Any, pad_id: int = 0, max_token_id: int | None = None) -> None:
         """Wrap a ``crossrank._native.WordPieceTokenizer`` (prefer :meth:`from_file`)."""
         self._native = native
         self._pad_id = int(pad_id)
+        self._max_token_id = max_token_id
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Tokenizer:
         """Load a Hugging Face tokenizer.json.
 
-        Raises ValueError if the file is not a BERT WordPiece tokenizer (the only kind supported for now).
+        Raises:
+            ValueError: naming the file (and the field) when it is not UTF-8 JSON, not a BERT
+                WordPiece tokenizer (the only kind supported for now), or holds values out of range.
         """
-        with open(path, encoding="utf-8") as f:
-            try:
-                config = json.load(f)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{os.fspath(path)} is not valid JSON: {error}") from None
-        return cls.from_dict(config)
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            config = json.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{os.fspath(path)} is not UTF-8 text (byte {error.start}: {error.reason}); "
+                             "tokenizer.json must be UTF-8 JSON") from None
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{os.fspath(path)} is not valid JSON: {error}") from None
+        return cls.from_dict(config, source=os.fspath(path))
 
     @classmethod
-    def from_dict(cls, config: dict[str, Any]) -> Tokenizer:
-        """Build from the parsed contents of a tokenizer.json."""
-        kwargs, pad_id = _native_kwargs(config)
-        return cls(_native.WordPieceTokenizer(**kwargs), pad_id)
+    def from_dict(cls, config: dict[str, Any], *, source: str = "tokenizer.json") -> Tokenizer:
+        """Build from the parsed contents of a tokenizer.json; errors name SOURCE and the field."""
+        try:
+            kwargs, pad_id, max_id = _native_kwargs(config)
+            return cls(_native.WordPieceTokenizer(**kwargs), pad_id, max_id)
+        except ValueError as error:
+            raise ValueError(f"{source}: {error}") from None
+
+    @property
+    def max_token_id(self) -> int | None:
+        """The largest id this tokenizer can produce (None when built from a bare native tokenizer)."""
+        return self._max_token_id
 
     @property
     def native(self) -> Any:

@@ -19,8 +19,9 @@ from crossrank.benchmark.machine import machine_info
 from crossrank.benchmark.registry import expand_engines
 from crossrank.benchmark.report import format_table, plot, save_json
 from crossrank.benchmark.timing import Measurement, run
-from crossrank.bundle import Bundle
+from crossrank.bundle import Bundle, checksums_wanted
 from crossrank.default_model import default_model
+from crossrank.tokenizer import Tokenizer
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ def bench(settings: BenchSettings) -> int:
 def _prepare(settings: BenchSettings, query: str, docs: list[str]) -> _Context:
     """Load the bundle and print the header lines: model, machine, GEMM rate, workload."""
     bundle = _load_bundle(settings.model)
+    _check_bundle(bundle)
     threads = settings.threads or physical_core_count()
     machine = machine_info(threads)
     _say(f"machine: {machine['cpu']}, {threads} threads, {' '.join(machine['cpu_features'])}")
@@ -105,6 +107,18 @@ def _load_bundle(model: Path | None) -> Bundle:
     _say("model: embedded default (MiniLM-L6 encoder, untrained seeded head: its scores carry no "
          "relevance; its speed is cross-encoder/ms-marco-MiniLM-L-6-v2's)")
     return Bundle.load(default_model())
+
+
+def _check_bundle(bundle: Bundle) -> None:
+    """Check BUNDLE's files against their checksums and load its tokenizer (format, ids against the
+    graph) before anything is timed: a broken bundle fails in one line here, not after the GEMM probe.
+    The engines' loads later find the files already hashed."""
+    if checksums_wanted(None):
+        bundle.verify_checksums([bundle.path / name for name in bundle.checksums if (bundle.path / name).is_file()])
+    tokenizer = Tokenizer.from_file(bundle.tokenizer_file)
+    if tokenizer.max_token_id is not None:
+        graph = next(f for f in bundle.model_files.values() if f.is_file())  # Bundle.load made sure of one
+        bundle.check_token_ids(tokenizer.max_token_id, graph)
 
 
 def _describe_workload(bundle: Bundle, profile: str, query: str, docs: list[str]) -> dict[str, float]:

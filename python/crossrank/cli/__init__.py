@@ -12,9 +12,16 @@ from crossrank.cli import bench, evaluate, export
 COMMANDS = (bench, export, evaluate)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line naming the argument (no usage block), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``crossrank`` with ARGV (default: the process arguments); returns the exit status."""
-    parser = argparse.ArgumentParser(prog="crossrank", description="Fast cross-encoder reranking on CPU.")
+    parser = OneLineParser(prog="crossrank", description="Fast cross-encoder reranking on CPU.")
     commands = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.add_parser(commands)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from crossrank import workloads
 from crossrank.benchmark.command import BenchSettings, bench
-from crossrank.cli._types import positive_int, positive_int_list
+from crossrank.cli._types import output_file, positive_int, positive_int_list
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -31,7 +31,8 @@ def add_parser(commands) -> None:
                         help="passages: msmarco-like or long prose (offline), or TREC DL 2020 BM25 pools (--data)")
     parser.add_argument("--data", type=Path, default=None, help="TREC DL 2020 folder for --profile trec-dl")
     parser.add_argument("--repeats", type=positive_int, default=3)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--json", type=Path, default=None, help="write every row and the machine here")
-    parser.add_argument("--plot", type=Path, default=None, help="PNG of latency vs pool size (needs matplotlib)")
+    parser.add_argument("--threads", type=positive_int, default=None, help="threads per engine (default: cores)")
+    parser.add_argument("--json", type=output_file, default=None, help="write every row and the machine here")
+    parser.add_argument("--plot", type=output_file, default=None,
+                        help="PNG of latency vs pool size (needs matplotlib)")
     parser.set_defaults(run=_bench)

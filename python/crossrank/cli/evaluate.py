@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 
 from crossrank._validation import PRECISIONS
-from crossrank.cli._types import positive_int
+from crossrank.bundle import Bundle
+from crossrank.cli._types import output_file, positive_int
 from crossrank.retrieval.evaluate import RETRIEVERS, format_result, run_eval
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.model is not None:
+        Bundle.load(args.model)  # a wrong bundle fails now, not after stage one is built
     result = run_eval(args.data, retriever=args.retriever, model=args.model, pool=args.pool, trec_run=args.trec_run,
                       index=args.index, split=args.split, dedupe=None if args.dedupe == "none" else args.dedupe,
                       precision=args.precision, threads=args.threads, limit=args.limit,
@@ -46,6 +49,6 @@ def add_parser(commands) -> argparse.ArgumentParser:
     p.add_argument("--relevance-level", type=positive_int, default=1,
                    help="lowest grade MRR@10 and recall count as relevant (TREC DL uses 2; default 1)")
     p.add_argument("--limit", type=positive_int, default=None, help="first N judged queries only")
-    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    p.add_argument("--json", type=output_file, default=None, help="also write the results here")
     p.set_defaults(run=_run)
     return p

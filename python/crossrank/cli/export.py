@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from crossrank.bundle import REPORT_FILE, read_manifest
+from crossrank.cli._types import int_at_least, non_negative_int, number_in, positive_int
 from crossrank.export.gate import GateThresholds
 from crossrank.export.pipeline import export_bundle
 
@@ -24,9 +25,9 @@ def add_export_arguments(parser) -> None:
     namespace into export_bundle arguments with :func:`export_kwargs`. Imports nothing heavy."""
     parser.add_argument("model", help="local Hugging Face model folder, or a Hub id")
     parser.add_argument("--out", required=True, type=Path, help="bundle folder to write")
-    parser.add_argument("--max-length", type=int, default=512,
+    parser.add_argument("--max-length", type=int_at_least(8), default=512,
                         help="longest pair in tokens (capped by the model's positions; default 512)")
-    parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: optimum's choice)")
+    parser.add_argument("--opset", type=positive_int, default=None, help="ONNX opset (default: optimum's choice)")
     parser.add_argument("--reduce-range", choices=("auto", "on", "off"), default="auto",
                         help="7-bit int8 weights, for x86 CPUs without VNNI (auto: decide from this CPU)")
     parser.add_argument("--per-tensor", action="store_true",
@@ -54,19 +55,19 @@ def add_gate_arguments(parser) -> None:
     g.add_argument("--eval", type=Path, default=None, metavar="DIR",
                    help="judged data in BEIR layout (corpus.jsonl, queries.jsonl, qrels/test.tsv): "
                         "also report nDCG@10 of fp32 vs int8, reranking BM25 top-100")
-    g.add_argument("--eval-queries", type=int, default=50, metavar="N",
+    g.add_argument("--eval-queries", type=non_negative_int, default=50, metavar="N",
                    help="judged queries of --eval to use (default 50; 0 = all)")
-    g.add_argument("--eval-depth", type=int, default=100, metavar="K",
+    g.add_argument("--eval-depth", type=positive_int, default=100, metavar="K",
                    help="candidates per query for --eval (default 100)")
-    g.add_argument("--min-top10-overlap", type=float, default=GateThresholds.min_top10_overlap,
+    g.add_argument("--min-top10-overlap", type=number_in(0, 1), default=GateThresholds.min_top10_overlap,
                    help="gate: lowest mean per-query top-10 overlap of int8 with fp32 (default 0.95)")
-    g.add_argument("--max-ndcg-drop", type=float, default=GateThresholds.max_ndcg_drop_points,
+    g.add_argument("--max-ndcg-drop", type=number_in(0), default=GateThresholds.max_ndcg_drop_points,
                    help="gate: largest nDCG@10 drop of int8 vs fp32 in points, with --eval (default 0.5)")
     g.add_argument("--no-mixed-precision", action="store_true",
                    help="gate: do not search for a mixed-precision graph when int8 fails")
-    g.add_argument("--gate-budget", type=float, default=GateThresholds.budget_s, metavar="SECONDS",
+    g.add_argument("--gate-budget", type=number_in(0), default=GateThresholds.budget_s, metavar="SECONDS",
                    help="gate: time the mixed-precision search may spend (default %(default)s)")
-    g.add_argument("--max-fp32-share", type=float, default=GateThresholds.max_fp32_share, metavar="F",
+    g.add_argument("--max-fp32-share", type=number_in(0, 1), default=GateThresholds.max_fp32_share, metavar="F",
                    help="gate: most of the weight multiply-adds a mixed graph may keep in fp32 "
                         "(default %(default)s; beyond it the bundle falls back to fp32)")
     g.add_argument("--no-fidelity", action="store_true",

@@ -44,6 +44,7 @@ from crossrank.export.report import apply_gate, gate_thresholds, run_fidelity
 from crossrank.export.source import (
     SourceModel,
     describe_source,
+    effective_max_length,
     load_model,
     require_export_deps,
     resolve_source,
@@ -160,6 +161,7 @@ def _manifest(source: SourceModel, graphs: _Graphs, options: ExportOptions, toke
     return {
         "format_version": FORMAT_VERSION,
         "max_length": source.max_length,
+        **_graph_limits(source, graphs.hf_model),
         "num_labels": int(config.num_labels),
         "score_index": source.score_index,
         "activation": source.activation,
@@ -185,6 +187,16 @@ def _manifest(source: SourceModel, graphs: _Graphs, options: ExportOptions, toke
         "checksums_sha256": {},
         "notes": notes,
     }
+
+
+def _graph_limits(source: SourceModel, hf_model: Any) -> dict[str, int]:
+    """vocab_rows (token embedding rows) and max_positions (longest sequence the position embeddings
+    cover): a Reranker checks the tokenizer and max_length against them at load, without reading
+    the graph."""
+    limits = {"vocab_rows": int(hf_model.get_input_embeddings().num_embeddings)}
+    if getattr(source.config, "max_position_embeddings", None) is not None:
+        limits["max_positions"] = effective_max_length(source.config, 2**31 - 1)
+    return limits
 
 
 def _fidelity_step(folder: Path, manifest: dict[str, Any], thresholds: Any, graphs: _Graphs,
