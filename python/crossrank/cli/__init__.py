@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from crossrank.cli import bench, evaluate, export
+from crossrank.cli import bench, evaluate, export, serve
 
-COMMANDS = (bench, export, evaluate)
+COMMANDS = (bench, export, evaluate, serve)
 
 
 def main(argv: list[str] | None = None) -> int:
