@@ -38,7 +38,11 @@ def non_empty(value: str) -> str:
 
 @functools.cache
 def schemas() -> SimpleNamespace:
-    """The pydantic models, built once: CohereRequest, CohereResponse, TeiRequest, TeiResult, Info."""
+    """The pydantic models, built once: CohereRequest, CohereResponse, CohereResult, TeiRequest, TeiResult."""
+    return SimpleNamespace(**_request_models(), **_response_models())
+
+
+def _request_models() -> dict[str, type]:
     from typing import Annotated, Literal
 
     from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
@@ -59,6 +63,22 @@ def schemas() -> SimpleNamespace:
         return_documents: bool = Field(True, description="include each document's text (Jina's default)")
         max_tokens_per_doc: int | None = Field(4096, gt=0, description="documents are cut to this many tokens")
 
+    class TeiRequest(Strict):
+        """TEI's /rerank request."""
+
+        query: Text
+        texts: list[Text] = Field(min_length=1)
+        raw_scores: bool = Field(False, description="logits instead of the model's activation")
+        return_text: bool = False
+        truncate: bool | None = Field(None, description="default: the server's --auto-truncate (off)")
+        truncation_direction: Literal["Right", "Left", "right", "left"] = "Right"
+
+    return {"CohereRequest": CohereRequest, "TeiRequest": TeiRequest}
+
+
+def _response_models() -> dict[str, type]:
+    from pydantic import BaseModel
+
     class ResultDocument(BaseModel):
         text: str
 
@@ -76,20 +96,9 @@ def schemas() -> SimpleNamespace:
         model: str
         usage: dict[str, int]
 
-    class TeiRequest(Strict):
-        """TEI's /rerank request."""
-
-        query: Text
-        texts: list[Annotated[str, AfterValidator(non_empty)]] = Field(min_length=1)
-        raw_scores: bool = Field(False, description="logits instead of the model's activation")
-        return_text: bool = False
-        truncate: bool | None = Field(None, description="default: the server's --auto-truncate (off)")
-        truncation_direction: Literal["Right", "Left", "right", "left"] = "Right"
-
     class TeiResult(BaseModel):
         index: int
         score: float
         text: str | None = None
 
-    return SimpleNamespace(CohereRequest=CohereRequest, CohereResponse=CohereResponse, CohereResult=CohereResult,
-                           TeiRequest=TeiRequest, TeiResult=TeiResult)
+    return {"CohereResponse": CohereResponse, "CohereResult": CohereResult, "TeiResult": TeiResult}
