@@ -4,7 +4,9 @@ refused, exit 0)."""
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -48,18 +50,48 @@ def assert_equal_to_offline(response: httpx.Response, reranker, query: str, docs
     np.testing.assert_allclose([got[i] for i in range(len(docs))], expected, rtol=0, atol=1e-6)
 
 
+def metric(url: str, name: str) -> float:
+    return float(re.search(rf"^{name} (\S+)$", httpx.get(f"{url}/metrics").text, re.M).group(1))
+
+
 def queue_tokens(url: str) -> float:
-    return float(re.search(r"^crossrank_queue_tokens (\S+)$", httpx.get(f"{url}/metrics").text, re.M).group(1))
+    return metric(url, "crossrank_queue_tokens")
 
 
-def test_32_clients_at_once_get_exactly_the_offline_scores(tiny_bundle, reranker):
+@pytest.fixture(scope="module")
+def server(tiny_bundle):
+    with running_server(tiny_bundle, "--max-documents", "2000") as s:
+        yield s
+
+
+def test_32_clients_at_once_get_exactly_the_offline_scores(server, reranker):
     requests = workload(CLIENTS)
-    with running_server(tiny_bundle) as server, ThreadPoolExecutor(CLIENTS) as pool:
+    with ThreadPoolExecutor(CLIENTS) as pool:
         responses = list(pool.map(lambda r: rerank(server.url, *r), requests))
-        assert queue_tokens(server.url) == 0
+    assert queue_tokens(server.url) == 0
     for response, (query, docs) in zip(responses, requests):
         assert response.status_code == 200, response.text
         assert_equal_to_offline(response, reranker, query, docs)
+
+
+def test_a_client_that_disconnects_has_its_pairs_dropped(server):
+    docs = documents(1900, 500)  # seconds of work: 1900 512-token pairs (under the 1M-token queue bound), 119 micro-batches
+    body = json.dumps({"query": "q", "documents": docs}).encode()
+    batches = metric(server.url, "crossrank_batch_seconds_count")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as client:
+        client.sendall(b"POST /v2/rerank HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        deadline = time.monotonic() + TIMEOUT_S
+        while queue_tokens(server.url) == 0 and time.monotonic() < deadline:  # queued and running
+            time.sleep(0.01)
+    deadline = time.monotonic() + TIMEOUT_S
+    while queue_tokens(server.url) > 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ran = metric(server.url, "crossrank_batch_seconds_count") - batches
+    assert ran < 100, f"{ran} of 119 micro-batches ran: the pairs were not dropped"
+    while "status=\"499\"" not in httpx.get(f"{server.url}/metrics").text and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert 'crossrank_requests_total{route="/v2/rerank",status="499"} 1.0' in httpx.get(f"{server.url}/metrics").text
 
 
 def test_overload_gets_429_with_retry_after_and_mixes_up_no_result(tiny_bundle, reranker):

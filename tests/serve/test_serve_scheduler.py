@@ -3,6 +3,7 @@ and the server's scoring path equal to Reranker.score_pairs."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from crossrank.reranker import Reranker
+from crossrank.serve.errors import ApiError
 from crossrank.serve.scheduler import Job, QueueFull, RequestTooLarge, Scheduler, SchedulerClosed
 from crossrank.serve.service import RerankService
 from crossrank.serve.settings import ServeSettings
@@ -162,5 +164,25 @@ def test_max_tokens_per_doc_cuts_documents_and_reports_them(tiny_bundle):
         assert prepared.cut_documents == [0]
         scores = reranker.activate(service.scheduler.submit(prepared.job).result(WAIT_S))
         np.testing.assert_array_equal(scores, offline_scores(reranker, QUERY, ["a b c", "a b"]))
+    finally:
+        service.close(WAIT_S)
+
+
+def test_a_request_past_its_deadline_gets_503_and_its_pairs_are_dropped(tiny_bundle):
+    reranker = Reranker(tiny_bundle, threads=2)
+    service = RerankService(reranker, ServeSettings(request_timeout_s=0.05, max_documents=5000))
+    try:
+        prepared = service.prepare(QUERY, documents(2000, 300))  # far more than 50 ms of work
+
+        async def never_disconnected() -> bool:
+            return False
+
+        with pytest.raises(ApiError) as error:
+            asyncio.run(service.score(prepared, never_disconnected))
+        assert error.value.status == 503 and "--request-timeout" in error.value.message
+        deadline = time.monotonic() + WAIT_S
+        while service.scheduler.queued_tokens and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert service.scheduler.queued_tokens == 0 and prepared.job.done < 2000
     finally:
         service.close(WAIT_S)
