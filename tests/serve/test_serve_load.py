@@ -75,7 +75,8 @@ def test_32_clients_at_once_get_exactly_the_offline_scores(server, reranker):
 
 
 def test_a_client_that_disconnects_has_its_pairs_dropped(server):
-    docs = documents(1900, 500)  # seconds of work: 1900 512-token pairs (under the 1M-token queue bound), 119 micro-batches
+    # seconds of work: 1900 pairs of 512 tokens (under the 1M-token queue bound), 119 micro-batches
+    docs = documents(1900, 500)
     body = json.dumps({"query": "q", "documents": docs}).encode()
     batches = metric(server.url, "crossrank_batch_seconds_count")
     with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as client:

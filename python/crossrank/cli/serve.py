@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from crossrank._validation import PRECISIONS
+from crossrank.bundle import Bundle
 from crossrank.cli._types import positive_int
 from crossrank.serve.run import serve
 from crossrank.serve.settings import ServeSettings
@@ -21,8 +22,8 @@ def _run(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes, max_text_chars=args.max_text_chars, max_queue_tokens=args.max_queue_tokens,
         batch_pairs=args.batch_pairs, quantum_tokens=args.quantum_tokens, request_timeout_s=args.request_timeout,
         drain_timeout_s=args.drain_timeout, auto_truncate=args.auto_truncate, log_level=args.log_level)
-    if args.bundle is not None and not args.bundle.is_dir():
-        raise FileNotFoundError(f"bundle folder {args.bundle} does not exist")
+    if args.bundle is not None:
+        Bundle.load(args.bundle)  # a missing or corrupt bundle stops here, before the server starts
     return serve(settings)
 
 

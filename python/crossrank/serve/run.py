@@ -19,10 +19,11 @@ POLL_S = 0.05
 def serve(settings: ServeSettings) -> int:
     """Serve until SIGTERM / SIGINT; returns the exit status (0 after a drain)."""
     try:
-        import fastapi  # noqa: F401
+        import fastapi  # noqa: F401  (checked here: the app factory needs it)
         import uvicorn
     except ImportError as error:
-        raise ImportError(f"crossrank serve needs the [serve] extra: pip install 'crossrank[serve]' ({error})") from None
+        raise ImportError(f"crossrank serve needs the [serve] extra: pip install 'crossrank[serve]' "
+                          f"({error})") from None
     app = create_app(settings)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
                             timeout_graceful_shutdown=max(1, int(settings.drain_timeout_s)), access_log=False)

@@ -139,7 +139,8 @@ class Scheduler:
         """
         with self._cond:
             if self._closed or self.failure is not None:
-                raise SchedulerClosed("the engine failed" if self.failure is not None else "the server is shutting down")
+                why = "the engine failed" if self.failure is not None else "the server is shutting down"
+                raise SchedulerClosed(why)
             if job.total_tokens > self.max_queue_tokens:
                 raise RequestTooLarge(f"the request holds {job.total_tokens} tokens, more than the whole queue "
                                       f"may ({self.max_queue_tokens}, --max-queue-tokens): send fewer documents")
