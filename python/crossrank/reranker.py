@@ -209,6 +209,31 @@ class Reranker:
 
         return self._score(len(docs), run, show_progress, stacklevel=3)
 
+    def token_id_logits(self, query_ids: Sequence[Sequence[int]],
+                        doc_ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, dict[str, int]]:
+        """Raw logits ``[pairs, labels]`` of token-id pairs, one query per document.
+
+        For callers that tokenize once and mix queries in one engine call (the server's micro-batches):
+        pair ``i`` is ``(query_ids[i], doc_ids[i])`` (ids without special tokens, from
+        ``tokenizer.encode``). Truncation follows this Reranker's settings and is reported in the
+        returned stats (``truncated_pairs`` ...), not warned. Apply :meth:`activate` for scores equal to
+        :meth:`score_pairs` on the same texts.
+
+        Raises:
+            ValueError: when the two lists differ in length (or an id is out of the vocabulary).
+        """
+        queries, docs = list(query_ids), list(doc_ids)
+        if len(queries) != len(docs):
+            raise ValueError(f"query_ids and doc_ids must be as long, got {len(queries)} and {len(docs)}")
+        if not docs:
+            return np.empty((0, self.bundle.num_labels), dtype=np.float32), {}
+        logits, stats = self._engine.score_ids(queries, docs)
+        return logits, stats
+
+    def activate(self, logits: np.ndarray) -> np.ndarray:
+        """Scores from raw logits ``[pairs, labels]``: this Reranker's activation applied to the score logit."""
+        return self._activate(np.asarray(logits, dtype=np.float32).reshape(-1, self.bundle.num_labels))
+
     def _score_texts(self, queries: list[str], docs: list[str], show_progress: bool | None) -> np.ndarray:
         def run(start: int, end: int, callback):
             return self._engine.score(queries[start:end], docs[start:end], callback, first_index=start)

@@ -1,5 +1,5 @@
 """The ``crossrank`` command line. This module only dispatches: one module per command
-(``bench``, ``export``, ``evaluate``) adds its arguments and runs it; errors a user can fix are
+(``bench``, ``export``, ``evaluate``, ``serve``) adds its arguments and runs it; errors a user can fix are
 printed in one place, here, as ``crossrank COMMAND: error: ...`` with exit status 2."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from crossrank.cli import bench, evaluate, export
+from crossrank.cli import bench, evaluate, export, serve
 
-COMMANDS = (bench, export, evaluate)
+COMMANDS = (bench, export, evaluate, serve)
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -1,0 +1,188 @@
+"""The scheduler in-process: fairness (deficit round-robin), the token bound, cancellation, engine failure;
+and the server's scoring path equal to Reranker.score_pairs."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from crossrank.reranker import Reranker
+from crossrank.serve.errors import ApiError
+from crossrank.serve.scheduler import Job, QueueFull, RequestTooLarge, Scheduler, SchedulerClosed
+from crossrank.serve.service import RerankService
+from crossrank.serve.settings import ServeSettings
+from serve_helpers import QUERY, documents, offline_scores
+
+WAIT_S = 10.0
+
+
+class FakeEngine:
+    """run_batch that sleeps per pair and returns query id + doc id as the logit; records every batch."""
+
+    def __init__(self, seconds_per_pair: float = 0.0005, gate: threading.Event | None = None) -> None:
+        self.seconds_per_pair = seconds_per_pair
+        self.gate = gate
+        self.batches: list[list[tuple[int, int]]] = []
+
+    def __call__(self, query_ids, doc_ids):
+        if self.gate is not None:
+            assert self.gate.wait(WAIT_S)
+        self.batches.append([(q[0], d[0]) for q, d in zip(query_ids, doc_ids)])
+        time.sleep(self.seconds_per_pair * len(doc_ids))
+        return np.array([[q[0] + d[0]] for q, d in zip(query_ids, doc_ids)], dtype=np.float32)
+
+
+def job(query: int, count: int, tokens: int = 10) -> Job:
+    return Job([query], [[i] for i in range(count)], [tokens] * count, num_labels=1)
+
+
+def scheduler(engine, **kwargs) -> Scheduler:
+    options = {"max_queue_tokens": 100_000, "batch_pairs": 8, "quantum_tokens": 40} | kwargs
+    return Scheduler(engine, **options).start()
+
+
+def test_a_small_request_finishes_before_a_large_one_that_arrived_first():
+    engine = FakeEngine()
+    s = scheduler(engine)
+    try:
+        large, small = job(1000, 1000), job(2000, 10)
+        large_done, small_done = s.submit(large), None
+        time.sleep(0.01)  # the large one is running
+        small_done = s.submit(small)
+        small_logits = small_done.result(WAIT_S)
+        assert not large_done.done(), "the small request waited for the large one"
+        large_logits = large_done.result(WAIT_S)
+    finally:
+        s.close(WAIT_S)
+    # results stay with their request, in pair order
+    assert small_logits[:, 0].tolist() == [2000 + i for i in range(10)]
+    assert large_logits[:, 0].tolist() == [1000 + i for i in range(1000)]
+    # the small request's pairs ran within a few micro-batches of its arrival, mixed with the large one's
+    first = next(i for i, b in enumerate(engine.batches) if any(q == 2000 for q, _ in b))
+    last = max(i for i, b in enumerate(engine.batches) if any(q == 2000 for q, _ in b))
+    assert last - first <= 3
+    assert any({q for q, _ in b} == {1000, 2000} for b in engine.batches)
+
+
+def test_round_robin_gives_each_request_its_quantum_of_tokens():
+    gate = threading.Event()
+    engine = FakeEngine(0.0, gate)
+    s = scheduler(engine, batch_pairs=8, quantum_tokens=20)  # 2 pairs of 10 tokens per turn
+    try:
+        blocker = s.submit(job(1, 1))  # holds the worker until the gate opens
+        time.sleep(0.05)
+        futures = [s.submit(job(q, 6)) for q in (10, 20, 30)]
+        gate.set()
+        for f in [blocker, *futures]:
+            f.result(WAIT_S)
+    finally:
+        s.close(WAIT_S)
+    assert [q for q, _ in engine.batches[1]] == [10, 10, 20, 20, 30, 30, 10, 10]
+
+
+def test_the_token_bound_refuses_with_retry_after_and_a_request_larger_than_the_bound_is_too_large():
+    gate = threading.Event()
+    s = scheduler(FakeEngine(0.0, gate), max_queue_tokens=100)
+    try:
+        first = s.submit(job(1, 6))  # 60 tokens
+        with pytest.raises(QueueFull) as full:
+            s.submit(job(2, 5))  # 60 + 50 > 100
+        assert full.value.retry_after_s >= 1
+        with pytest.raises(RequestTooLarge, match="more than the whole queue"):
+            s.submit(job(3, 11))
+        gate.set()
+        assert first.result(WAIT_S).shape == (6, 1)
+        assert s.queued_tokens == 0 and s.queued_pairs == 0
+        assert s.submit(job(2, 5)).result(WAIT_S).shape == (5, 1)  # room again
+    finally:
+        gate.set()
+        s.close(WAIT_S)
+
+
+def test_a_cancelled_request_has_its_remaining_pairs_dropped():
+    gate = threading.Event()
+    engine = FakeEngine(0.0, gate)
+    s = scheduler(engine, batch_pairs=4)
+    try:
+        blocker = s.submit(job(1, 1))
+        time.sleep(0.05)
+        doomed = job(7, 100)
+        s.submit(doomed)
+        s.cancel(doomed)
+        assert s.queued_pairs == 1
+        gate.set()
+        blocker.result(WAIT_S)
+        after = s.submit(job(8, 3)).result(WAIT_S)
+    finally:
+        gate.set()
+        s.close(WAIT_S)
+    assert after[:, 0].tolist() == [8, 9, 10]
+    assert not any(q == 7 for b in engine.batches for q, _ in b)
+    assert s.queued_tokens == 0 and s.jobs == 0
+
+
+def test_an_engine_failure_fails_the_waiting_requests_and_refuses_new_ones():
+    def broken(query_ids, doc_ids):
+        raise RuntimeError("boom")
+
+    s = scheduler(broken)
+    try:
+        with pytest.raises(SchedulerClosed, match="engine failed"):
+            s.submit(job(1, 3)).result(WAIT_S)
+        with pytest.raises(SchedulerClosed):
+            s.submit(job(2, 1))
+    finally:
+        s.close(WAIT_S)
+
+
+def test_the_servers_scores_equal_score_pairs_whatever_shares_the_micro_batch(tiny_bundle):
+    reranker = Reranker(tiny_bundle, threads=2)
+    service = RerankService(reranker, ServeSettings(batch_pairs=5, quantum_tokens=64))
+    try:
+        cases = [("short query", documents(3, 4)), (QUERY, documents(17, 30, seed=3)),
+                 ("another one " * 5, documents(9, 600, seed=5))]  # the last ones are truncated
+        prepared = [service.prepare(q, d) for q, d in cases]
+        futures = [service.scheduler.submit(p.job) for p in prepared]
+        for (query, docs), p, future in zip(cases, prepared, futures):
+            scores = reranker.activate(future.result(WAIT_S))
+            np.testing.assert_array_equal(scores, offline_scores(reranker, query, docs))
+        assert prepared[2].truncated_pairs == 9
+    finally:
+        service.close(WAIT_S)
+
+
+def test_max_tokens_per_doc_cuts_documents_and_reports_them(tiny_bundle):
+    reranker = Reranker(tiny_bundle, threads=2)
+    service = RerankService(reranker, ServeSettings())
+    try:
+        docs = ["a b c d e f g h", "a b"]
+        prepared = service.prepare(QUERY, docs, max_tokens_per_doc=3)
+        assert prepared.cut_documents == [0]
+        scores = reranker.activate(service.scheduler.submit(prepared.job).result(WAIT_S))
+        np.testing.assert_array_equal(scores, offline_scores(reranker, QUERY, ["a b c", "a b"]))
+    finally:
+        service.close(WAIT_S)
+
+
+def test_a_request_past_its_deadline_gets_503_and_its_pairs_are_dropped(tiny_bundle):
+    reranker = Reranker(tiny_bundle, threads=2)
+    service = RerankService(reranker, ServeSettings(request_timeout_s=0.05, max_documents=5000))
+    try:
+        prepared = service.prepare(QUERY, documents(2000, 300))  # far more than 50 ms of work
+
+        async def never_disconnected() -> bool:
+            return False
+
+        with pytest.raises(ApiError) as error:
+            asyncio.run(service.score(prepared, never_disconnected))
+        assert error.value.status == 503 and "--request-timeout" in error.value.message
+        deadline = time.monotonic() + WAIT_S
+        while service.scheduler.queued_tokens and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert service.scheduler.queued_tokens == 0 and prepared.job.done < 2000
+    finally:
+        service.close(WAIT_S)
