@@ -1,6 +1,6 @@
 """The ``crossrank`` command line. This module only dispatches: one module per command
-(``bench``, ``export``, ``evaluate``, ``serve``) adds its arguments and runs it; errors a user can fix are
-printed in one place, here, as ``crossrank COMMAND: error: ...`` with exit status 2."""
+(``bench``, ``export``, ``evaluate``, ``serve``) adds its arguments and runs it; errors a user can
+fix are printed in one place, here, as ``crossrank COMMAND: error: ...`` with exit status 2."""
 
 from __future__ import annotations
 
