@@ -34,6 +34,10 @@ class TruncationWarning(UserWarning):
     """Some pairs were longer than max_length and lost tokens."""
 
 
+class Cancelled(Exception):
+    """A scoring call was stopped by :meth:`Reranker.cancel`."""
+
+
 @dataclass(frozen=True)
 class RankResult:
     """One ranked document: its position in the input, its score and its text."""
@@ -118,6 +122,8 @@ class Reranker:
                                       max_padded_tokens, max_batch_size, batch_overhead_tokens,
                                       self.tokenizer.pad_id, self.concurrent_batches)
         self._local = threading.local()
+        self._calls_lock = threading.Lock()
+        self._calls: set[_native.CancelToken] = set()  # one token per scoring call in flight
 
     def __repr__(self) -> str:
         return (f"Reranker({str(self.bundle.path)!r}, precision={self.precision!r}, "
@@ -127,6 +133,20 @@ class Reranker:
     def last_stats(self) -> ScoreStats | None:
         """Statistics of this thread's most recent score_pairs / rank call."""
         return getattr(self._local, "stats", None)
+
+    def cancel(self) -> int:
+        """Stop every scoring call running on this Reranker now; callable from any thread.
+
+        Each call stops within milliseconds (between pairs, inside a batch between graph operators)
+        and raises :class:`Cancelled`; calls that start afterwards run as usual, and the Reranker stays
+        usable. Returns the number of calls it stopped. (Ctrl-C stops a call on the main thread by
+        itself, with KeyboardInterrupt, within about 50 ms.)
+        """
+        with self._calls_lock:
+            tokens = list(self._calls)
+        for token in tokens:
+            token.cancel()
+        return len(tokens)
 
     def score_pairs(self, pairs: Sequence[tuple[str, str]], *,
                     show_progress: bool | None = None) -> np.ndarray:
@@ -170,36 +190,44 @@ class Reranker:
         query_ids = [self.tokenizer.encode(query)]
         docs = list(doc_ids)  # the C++ side checks each document's ids, naming a bad one
 
-        def run(start: int, end: int, callback):
-            return self._engine.score_ids(query_ids, docs[start:end], callback, first_index=start)
+        def run(start: int, end: int, callback, cancel):
+            return self._engine.score_ids(query_ids, docs[start:end], callback, first_index=start, cancel=cancel)
 
         return self._score(len(docs), run, show_progress, stacklevel=3)
 
     def _score_texts(self, queries: list[str], docs: list[str], show_progress: bool | None) -> np.ndarray:
-        def run(start: int, end: int, callback):
-            return self._engine.score(queries[start:end], docs[start:end], callback, first_index=start)
+        def run(start: int, end: int, callback, cancel):
+            return self._engine.score(queries[start:end], docs[start:end], callback, first_index=start,
+                                      cancel=cancel)
 
         return self._score(len(queries), run, show_progress)
 
     def _score(self, total: int, run, show_progress: bool | None, stacklevel: int = 4) -> np.ndarray:
-        """Feed the engine chunk by chunk; run(start, end, callback) -> (logits, stats)."""
+        """Feed the engine chunk by chunk; run(start, end, callback, cancel) -> (logits, stats)."""
         logits = np.empty((total, self.bundle.num_labels), dtype=np.float32)
         counts = np.zeros(5, dtype=np.int64)
         progress = _progress_bar(total, show_progress)
+        token = _native.CancelToken()
+        with self._calls_lock:
+            self._calls.add(token)
         try:
             for start in range(0, total, CHUNK_PAIRS):
                 end = min(start + CHUNK_PAIRS, total)
                 callback = None
                 if progress is not None:
                     callback = lambda done, _total, start=start: progress.update(start + done - progress.n)  # noqa: E731
-                chunk_logits, stats = run(start, end, callback)
+                chunk_logits, stats = run(start, end, callback, token)
                 if chunk_logits.shape[1] != self.bundle.num_labels:
                     raise ValueError(f"model returned {chunk_logits.shape[1]} labels, "
                                      f"bundle says {self.bundle.num_labels}")
                 logits[start:end] = chunk_logits
                 counts += [stats["truncated_pairs"], stats["query_truncated_pairs"], stats["real_tokens"],
                            stats["padded_tokens"], stats["batches"]]
+        except _native.Cancelled:
+            raise Cancelled("Reranker.cancel() stopped this call; the Reranker stays usable") from None
         finally:
+            with self._calls_lock:
+                self._calls.discard(token)
             if progress is not None:
                 progress.close()
         self._local.stats = ScoreStats(total, *map(int, counts))
