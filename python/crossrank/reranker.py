@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from crossrank import _native, _onnxruntime
-from crossrank._system import physical_core_count
+from crossrank._system import available_cpu_count, physical_core_count
 from crossrank._validation import (
     ACTIVATIONS,
     PRECISIONS,
@@ -75,7 +75,8 @@ class Reranker:
         truncation: ``"only_second"`` keeps the query whole and cuts the document;
             ``"longest_first"`` matches sentence-transformers.
         activation: override the bundle's output activation (``"sigmoid"``, ``"softmax"``, ``"none"``).
-        threads: cores to use; default: physical cores.
+        threads: cores to use; default: physical cores. At most the CPUs this process may use: more
+            (and a concurrent_batches above them) is clipped with a RuntimeWarning.
         concurrent_batches: batches run side by side, each on threads // concurrent_batches
             ONNX Runtime threads. Default: one single-threaded run per core, which beat one run
             over all cores by ~20 % on 2 cores; pass 1 to spread each run over every core
@@ -113,6 +114,7 @@ class Reranker:
         self.concurrent_batches = concurrent_batches or self.threads
         if not 1 <= self.concurrent_batches <= self.threads:
             raise ValueError(f"concurrent_batches must be from 1 to threads={self.threads}, got {concurrent_batches!r}")
+        self.threads, self.concurrent_batches = _cap_at_available_cpus(self.threads, self.concurrent_batches)
 
         _onnxruntime.ensure_loaded()
         self.tokenizer = Tokenizer.from_file(self.bundle.tokenizer_file)
@@ -247,6 +249,20 @@ class Reranker:
             if self.activation == "sigmoid":
                 scores = 0.5 * (1.0 + np.tanh(0.5 * scores))  # = 1 / (1 + e^-x), without overflow
         return np.ascontiguousarray(scores, dtype=np.float32)
+
+
+def _cap_at_available_cpus(threads: int, concurrent_batches: int) -> tuple[int, int]:
+    """threads and concurrent_batches clipped to the CPUs this process may use, with a warning:
+    more only adds OS threads that take turns on the same cores."""
+    cpus = available_cpu_count()
+    capped = []
+    for name, value in (("threads", threads), ("concurrent_batches", concurrent_batches)):
+        if isinstance(value, int) and value > cpus:
+            warnings.warn(f"{name}={value} is more than the {cpus} CPUs this process may use; using {cpus}",
+                          RuntimeWarning, stacklevel=3)
+            value = cpus
+        capped.append(value)
+    return capped[0], capped[1]
 
 
 def _progress_bar(total: int, show_progress: bool | None):

@@ -1,5 +1,5 @@
 """Stopping a call: Reranker.cancel() from another thread, Ctrl-C mid-call, interpreter exit while a
-thread scores (each exit case in a subprocess: an abort there would take pytest down)."""
+thread scores (each exit case in a subprocess: an abort there would take pytest down), thread cap."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from crossrank import _native
+from crossrank._system import available_cpu_count
 from crossrank.reranker import Cancelled, Reranker
 
 # Generous for a loaded CI box: the engine polls every 50 ms and a graph run stops between operators.
@@ -186,3 +187,22 @@ def test_exit_while_another_thread_scores_is_clean(minilm_bundle, variant, threa
     assert result.returncode == 0, result.stderr[-2000:]
     assert "terminate called" not in result.stderr and "FATAL" not in result.stderr, result.stderr[-2000:]
     assert result.stdout.rstrip().endswith("exiting")
+
+
+# ------------------------------------------------------------------------ thread cap
+
+
+def test_threads_beyond_the_available_cpus_are_clipped_with_a_warning(minilm_bundle):
+    cpus = available_cpu_count()
+    with pytest.warns(RuntimeWarning) as caught:
+        reranker = Reranker(minilm_bundle, threads=cpus + 1, concurrent_batches=cpus + 1)
+    messages = [str(w.message) for w in caught]
+    assert f"threads={cpus + 1} is more than the {cpus} CPUs this process may use; using {cpus}" in messages
+    assert f"concurrent_batches={cpus + 1} is more than the {cpus} CPUs this process may use; using {cpus}" in messages
+    assert (reranker.threads, reranker.concurrent_batches) == (cpus, cpus)
+    assert reranker.score_pairs(SHORT_PAIRS).shape == (2,)
+
+
+def test_threads_within_the_cpus_are_kept_without_a_warning(minilm_bundle, recwarn):
+    reranker = Reranker(minilm_bundle, threads=1)
+    assert reranker.threads == 1 and not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
