@@ -1,14 +1,9 @@
 #include <pybind11/numpy.h>
 
-#include <chrono>
 #include <memory>
-#include <thread>
-
-#if defined(__GLIBCXX__)
-#include <cxxabi.h>
-#endif
 
 #include "bindings/convert.h"
+#include "bindings/gil.h"
 #include "bindings/register.h"
 #include "runtime/engine.h"
 
@@ -31,35 +26,7 @@ py::tuple to_python(ScoreResult&& result, size_t pairs) {
   return py::make_tuple(std::move(logits), std::move(stats));
 }
 
-// True once the interpreter has begun to shut down; safe to ask without the GIL.
-bool interpreter_finalizing() {
-#if PY_VERSION_HEX >= 0x030D0000
-  return Py_IsFinalizing() != 0;
-#else
-  return _Py_IsFinalizing() != 0;
-#endif
-}
-
-// Blocks this thread until the process ends, touching nothing. What CPython 3.14 does to a thread
-// that wants the GIL during finalization; older versions end it with pthread_exit instead, an
-// unwind that no C++ frame may stop (a catch (...) that swallows it aborts the process).
-[[noreturn]] void park_until_exit() {
-  for (;;) std::this_thread::sleep_for(std::chrono::hours(24));
-}
-
-// Takes the GIL back after a call that ran without it, or parks the thread at interpreter exit.
-void take_gil_back(PyThreadState* saved) {
-  if (interpreter_finalizing()) park_until_exit();
-  try {
-    PyEval_RestoreThread(saved);
-#if defined(__GLIBCXX__)
-  } catch (abi::__forced_unwind&) {  // finalization began since the check: CPython ends the thread
-    park_until_exit();
-#endif
-  }
-}
-
-// Runs score(poll) without the GIL and takes it back (see take_gil_back). The engine calls poll
+// Runs score(poll) without the GIL (see without_gil). The engine calls poll
 // from this thread every kPollInterval: it takes the GIL to honour Ctrl-C and to report progress
 // to an optional Python callable, unless the interpreter is exiting; then it stops the call.
 // cancel (a CancelToken or None) stops the call from any thread.
@@ -75,14 +42,7 @@ py::tuple score_released(const py::object& progress, const py::object& cancel, s
   const std::shared_ptr<CancelSource> source =
       cancel.is_none() ? nullptr : cancel.cast<std::shared_ptr<CancelSource>>();
   ScoreResult result;
-  PyThreadState* const saved = PyEval_SaveThread();
-  try {
-    result = score(poll, source.get());
-  } catch (...) {  // also a forced unwind from the poll's GIL request at exit: take_gil_back parks it
-    take_gil_back(saved);
-    throw;
-  }
-  take_gil_back(saved);
+  without_gil([&] { result = score(poll, source.get()); });
   return to_python(std::move(result), pairs);
 }
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import crossrank
 from crossrank import _native
 from crossrank._system import available_cpu_count
 from crossrank.reranker import Cancelled, Reranker
@@ -24,7 +25,8 @@ STOP_WITHIN_S = 0.5
 # Long enough that a call is still running when it is stopped (MiniLM: seconds on 2 cores).
 LONG_PAIRS = [("what is a cross-encoder", " ".join(["word"] * 500))] * 4000
 SHORT_PAIRS = [("what is a cross-encoder", "it scores a query and a document together"), ("q", "")]
-PYTHONPATH = os.pathsep.join([str(Path(__file__).resolve().parents[2] / "python"), os.environ.get("PYTHONPATH", "")])
+# The subprocesses import the crossrank this test imported (the source tree, a wheel, a sanitizer build).
+PYTHONPATH = os.pathsep.join([str(Path(crossrank.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])
 
 
 def _run_script(script: str, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -164,6 +166,8 @@ EXIT_SCRIPT = """
 
     def score():
         started.set()
+        while variant == "tokenize":  # the tokenizer releases the GIL too
+            reranker.tokenizer.native.encode_pairs([q for q, _ in pairs], [d for _, d in pairs], 512)
         reranker.score_pairs(pairs, show_progress=variant == "progress")
 
     worker = threading.Thread(target=score, daemon=variant != "join")
@@ -181,7 +185,8 @@ EXIT_SCRIPT = """
 """
 
 
-@pytest.mark.parametrize(("variant", "threads"), [("daemon", 1), ("daemon", 2), ("progress", 2), ("join", 2)])
+@pytest.mark.parametrize(("variant", "threads"),
+                         [("daemon", 1), ("daemon", 2), ("progress", 2), ("join", 2), ("tokenize", 1)])
 def test_exit_while_another_thread_scores_is_clean(minilm_bundle, variant, threads):
     result = _run_script(EXIT_SCRIPT, str(minilm_bundle), str(threads), variant)
     assert result.returncode == 0, result.stderr[-2000:]
