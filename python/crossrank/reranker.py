@@ -141,8 +141,8 @@ class Reranker:
 
         Each call stops within milliseconds (between pairs, inside a batch between graph operators)
         and raises :class:`Cancelled`; calls that start afterwards run as usual, and the Reranker stays
-        usable. Returns the number of calls it stopped. (Ctrl-C stops a call on the main thread by
-        itself, with KeyboardInterrupt, within about 50 ms.)
+        usable. Returns the number of calls it stopped. (Ctrl-C stops a call on the main thread the
+        same way, with KeyboardInterrupt: the engine polls for it every 50 ms.)
         """
         with self._calls_lock:
             tokens = list(self._calls)
