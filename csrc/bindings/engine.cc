@@ -1,6 +1,9 @@
 #include <pybind11/numpy.h>
 
+#include <memory>
+
 #include "bindings/convert.h"
+#include "bindings/gil.h"
 #include "bindings/register.h"
 #include "runtime/engine.h"
 
@@ -23,21 +26,23 @@ py::tuple to_python(ScoreResult&& result, size_t pairs) {
   return py::make_tuple(std::move(logits), std::move(stats));
 }
 
-// Runs score(callback) without the GIL. Between batches the callback takes the GIL back to
-// honour Ctrl-C and report progress to an optional Python callable. It is created and
-// destroyed here, with the GIL held, because it owns a reference to that callable.
+// Runs score(poll) without the GIL (see without_gil). The engine calls poll
+// from this thread every kPollInterval: it takes the GIL to honour Ctrl-C and to report progress
+// to an optional Python callable, unless the interpreter is exiting; then it stops the call.
+// cancel (a CancelToken or None) stops the call from any thread.
 template <typename Score>
-py::tuple score_released(const py::object& progress, size_t pairs, Score&& score) {
-  const ProgressCallback callback = [progress](size_t done, size_t total) {
+py::tuple score_released(const py::object& progress, const py::object& cancel, size_t pairs, Score&& score) {
+  PyObject* const callable = progress.ptr();  // borrowed: the caller's reference outlives the call
+  const ProgressCallback poll = [callable](size_t done, size_t total) {
+    if (interpreter_finalizing()) throw Cancelled();
     py::gil_scoped_acquire acquire;
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-    if (!progress.is_none()) progress(done, total);
+    if (callable != Py_None) py::handle{callable}(done, total);
   };
+  const std::shared_ptr<CancelSource> source =
+      cancel.is_none() ? nullptr : cancel.cast<std::shared_ptr<CancelSource>>();
   ScoreResult result;
-  {
-    py::gil_scoped_release release;
-    result = score(callback);
-  }
+  without_gil([&] { result = score(poll, source.get()); });
   return to_python(std::move(result), pairs);
 }
 
@@ -51,6 +56,13 @@ size_t query_index(py::handle query_ids, size_t first_index) {
 }  // namespace
 
 void register_engine(py::module_& m) {
+  py::register_exception<Cancelled>(m, "Cancelled", PyExc_RuntimeError);
+  py::class_<CancelSource, std::shared_ptr<CancelSource>>(m, "CancelToken",
+                                                          "Stops the one scoring call it is passed to.")
+      .def(py::init<>())
+      .def("cancel", &CancelSource::request,
+           "Stop the call from any thread: between pairs, and inside a graph run between operators.")
+      .def_property_readonly("cancelled", &CancelSource::requested);
   py::class_<Engine, std::shared_ptr<Engine>>(m, "Engine")
       .def(py::init([](std::shared_ptr<WordPieceTokenizer> tokenizer, std::shared_ptr<OnnxSession> session,
                        size_t max_length, const std::string& truncation, size_t max_padded_tokens,
@@ -72,30 +84,31 @@ void register_engine(py::module_& m) {
       .def(
           "score",
           [](const Engine& engine, py::handle queries, py::handle docs, const py::object& progress,
-             size_t first_index) {
+             size_t first_index, const py::object& cancel) {
             const std::vector<std::string> q = utf8_texts(queries, {"queries", "query", false, first_index});
             const std::vector<std::string> d = utf8_texts(docs, {"docs", "document", false, first_index});
-            return score_released(progress, q.size(), [&](const ProgressCallback& callback) {
-              return engine.score(q, d, callback);
+            return score_released(progress, cancel, q.size(), [&](const ProgressCallback& poll, CancelSource* source) {
+              return engine.score(q, d, poll, source);
             });
           },
           py::arg("queries"), py::arg("docs"), py::arg("progress") = py::none(), py::kw_only(),
-          py::arg("first_index") = 0,
+          py::arg("first_index") = 0, py::arg("cancel") = py::none(),
           "Score pairs; returns (logits float32 [pairs, labels], stats dict). Releases the GIL.\n"
-          "first_index: index of the first pair in the caller's list, for the names in errors.")
+          "first_index: index of the first pair in the caller's list, for the names in errors.\n"
+          "cancel: a CancelToken; its cancel() stops the call from any thread (raises Cancelled).")
       .def(
           "score_ids",
           [](const Engine& engine, py::handle query_ids, py::handle doc_ids, const py::object& progress,
-             size_t first_index) {
+             size_t first_index, const py::object& cancel) {
             const size_t query_first = query_index(query_ids, first_index);
             const auto q = token_id_lists(query_ids, {"query_ids", "query", false, query_first});
             const auto d = token_id_lists(doc_ids, {"doc_ids", "document", false, first_index});
-            return score_released(progress, d.size(), [&](const ProgressCallback& callback) {
-              return engine.score_ids(q, d, callback, first_index);
+            return score_released(progress, cancel, d.size(), [&](const ProgressCallback& poll, CancelSource* source) {
+              return engine.score_ids(q, d, poll, first_index, source);
             });
           },
           py::arg("query_ids"), py::arg("doc_ids"), py::arg("progress") = py::none(), py::kw_only(),
-          py::arg("first_index") = 0,
+          py::arg("first_index") = 0, py::arg("cancel") = py::none(),
           "Score pairs of token ids (no special tokens); one query may serve all documents.");
 }
 

@@ -1,5 +1,6 @@
 #include <pybind11/stl.h>
 
+#include "bindings/gil.h"
 #include "bindings/register.h"
 #include "runtime/onnx_session.h"
 
@@ -14,8 +15,10 @@ void register_session(py::module_& m) {
              SessionConfig config;
              config.intra_op_threads = intra_op_threads;
              config.profile_prefix = profile_prefix;
-             py::gil_scoped_release release;  // loading and optimizing a graph takes a while
-             return std::make_shared<OnnxSession>(path, config);
+             std::shared_ptr<OnnxSession> session;
+             // Loading and optimizing a graph takes a while.
+             without_gil([&] { session = std::make_shared<OnnxSession>(path, config); });
+             return session;
            }),
            py::arg("path"), py::arg("intra_op_threads") = 0, py::arg("profile_prefix") = "")
       .def("end_profiling", &OnnxSession::end_profiling,

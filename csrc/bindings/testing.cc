@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bindings/convert.h"
+#include "bindings/gil.h"
 #include "bindings/register.h"
 #include "kernels/gelu.h"
 #include "kernels/layer_norm.h"
@@ -83,8 +84,7 @@ void register_kernels(py::module_& testing) {
         const float* in = qkv.data();
         const int32_t* lengths = key_lengths.data();
         float* result = out.mutable_data();
-        {
-          py::gil_scoped_release release;
+        without_gil([&] {
           std::vector<float> scratch(attention_scratch_floats(shape));
           for (int64_t unit = 0; unit < shape.units(); ++unit) {
             if (portable) {
@@ -93,7 +93,7 @@ void register_kernels(py::module_& testing) {
               self_attention_unit(shape, in, lengths, unit, result, scratch.data());
             }
           }
-        }
+        });
         return out;
       },
       py::arg("qkv"), py::arg("key_lengths"), py::arg("num_heads"), py::arg("portable") = false,
@@ -106,10 +106,7 @@ void register_kernels(py::module_& testing) {
         const float* in = x.data();
         float* result = out.mutable_data();
         const int64_t count = x.size();
-        {
-          py::gil_scoped_release release;
-          (portable ? gelu_portable : gelu)(in, result, count);
-        }
+        without_gil([&] { (portable ? gelu_portable : gelu)(in, result, count); });
         return out;
       },
       py::arg("x"), py::arg("portable") = false,
@@ -128,10 +125,9 @@ void register_kernels(py::module_& testing) {
         py::array_t<float> out({shape.rows, shape.width});
         const float *a = x.data(), *b = residual.data(), *g = gamma.data(), *h = beta.data();
         float* result = out.mutable_data();
-        {
-          py::gil_scoped_release release;
+        without_gil([&] {
           (portable ? add_layer_norm_portable : add_layer_norm)(shape, a, b, g, h, epsilon, result, 0, shape.rows);
-        }
+        });
         return out;
       },
       py::arg("x"), py::arg("residual"), py::arg("gamma"), py::arg("beta"), py::arg("epsilon"),

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "bindings/convert.h"
+#include "bindings/gil.h"
 #include "bindings/register.h"
 #include "tokenizer/wordpiece/wordpiece_tokenizer.h"
 
@@ -70,8 +71,9 @@ void register_tokenizer(py::module_& m) {
              size_t index = 0;
              for (py::handle t : added_tokens) c.added_tokens.push_back(added_token_from(t, index++));
              c.pair_template = PairTemplate{cls_id, sep_id, type_id_a, type_id_b};
-             py::gil_scoped_release release;
-             return std::make_shared<WordPieceTokenizer>(std::move(c));
+             std::shared_ptr<WordPieceTokenizer> tokenizer;
+             without_gil([&] { tokenizer = std::make_shared<WordPieceTokenizer>(std::move(c)); });
+             return tokenizer;
            }),
            py::kw_only(), py::arg("vocab"), py::arg("unk_token") = "[UNK]",
            py::arg("continuing_subword_prefix") = "##", py::arg("max_input_chars_per_word") = 100,
@@ -85,10 +87,7 @@ void register_tokenizer(py::module_& m) {
           [](const WordPieceTokenizer& self, py::handle text) {
             std::string s = utf8_text(text, "text");
             std::vector<int32_t> ids;
-            {
-              py::gil_scoped_release release;
-              ids = self.encode(s);
-            }
+            without_gil([&] { ids = self.encode(s); });
             return int_list(ids);
           },
           py::arg("text"), "Token ids of one text, without special tokens.")
@@ -105,10 +104,9 @@ void register_tokenizer(py::module_& m) {
                                     " vs " + std::to_string(d.size()) + ")");
             }
             std::vector<PairEncoding> encs(q.size());
-            {
-              py::gil_scoped_release release;
+            without_gil([&] {
               for (size_t i = 0; i < q.size(); ++i) encs[i] = self.encode_pair(q[i], d[i], max_length, trunc);
-            }
+            });
             py::list out(encs.size());
             for (size_t i = 0; i < encs.size(); ++i) {
               py::tuple t = py::make_tuple(int_list(encs[i].ids), int_list(encs[i].type_ids),

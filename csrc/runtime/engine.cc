@@ -1,11 +1,8 @@
 #include "runtime/engine.h"
 
 #include <algorithm>
-#include <atomic>
-#include <exception>
 #include <mutex>
 #include <stdexcept>
-#include <thread>
 
 namespace crossrank {
 
@@ -17,23 +14,27 @@ Engine::Engine(std::shared_ptr<const WordPieceTokenizer> tokenizer, std::shared_
 }
 
 ScoreResult Engine::score(const std::vector<std::string>& queries, const std::vector<std::string>& docs,
-                          const ProgressCallback& progress) const {
+                          const ProgressCallback& progress, CancelSource* cancel) const {
   if (queries.size() != docs.size()) throw std::invalid_argument("queries and docs differ in length");
   std::vector<PairEncoding> pairs;
   pairs.reserve(queries.size());
   // rank() sends one query with many documents: tokenize each run of equal queries once.
   std::vector<int32_t> query_ids;
+  PollClock clock(progress);
   for (size_t i = 0; i < queries.size(); ++i) {
+    if (cancel != nullptr) cancel->throw_if_requested();
+    clock.tick(0, queries.size());  // Ctrl-C lands between pairs while tokenizing too
     if (i == 0 || queries[i] != queries[i - 1]) query_ids = tokenizer_->encode(queries[i]);
     pairs.push_back(tokenizer_->build_pair(query_ids, tokenizer_->encode(docs[i]), config_.max_length,
                                            config_.truncation));
   }
-  return score_encoded(pairs, progress);
+  return score_encoded(pairs, progress, cancel);
 }
 
 ScoreResult Engine::score_ids(const std::vector<std::vector<int32_t>>& query_ids,
                               const std::vector<std::vector<int32_t>>& doc_ids,
-                              const ProgressCallback& progress, size_t first_index) const {
+                              const ProgressCallback& progress, size_t first_index,
+                              CancelSource* cancel) const {
   if (query_ids.size() != doc_ids.size() && query_ids.size() != 1) {
     throw std::invalid_argument("give one query or one query per document");
   }
@@ -41,7 +42,10 @@ ScoreResult Engine::score_ids(const std::vector<std::vector<int32_t>>& query_ids
   for (const AddedToken& token : tokenizer_->config().added_tokens) vocab_size = std::max(vocab_size, token.id + 1);
   std::vector<PairEncoding> pairs;
   pairs.reserve(doc_ids.size());
+  PollClock clock(progress);
   for (size_t i = 0; i < doc_ids.size(); ++i) {
+    if (cancel != nullptr) cancel->throw_if_requested();
+    clock.tick(0, doc_ids.size());
     const std::vector<int32_t>& query = query_ids.size() == 1 ? query_ids[0] : query_ids[i];
     for (const std::vector<int32_t>* side : {&query, &doc_ids[i]}) {
       for (int32_t id : *side) {
@@ -53,7 +57,7 @@ ScoreResult Engine::score_ids(const std::vector<std::vector<int32_t>>& query_ids
     }
     pairs.push_back(tokenizer_->build_pair(query, doc_ids[i], config_.max_length, config_.truncation));
   }
-  return score_encoded(pairs, progress);
+  return score_encoded(pairs, progress, cancel);
 }
 
 namespace {
@@ -77,7 +81,8 @@ void fill_inputs(const Batch& batch, const std::vector<PairEncoding>& pairs, int
 
 }  // namespace
 
-ScoreResult Engine::score_encoded(const std::vector<PairEncoding>& pairs, const ProgressCallback& progress) const {
+ScoreResult Engine::score_encoded(const std::vector<PairEncoding>& pairs, const ProgressCallback& progress,
+                                  CancelSource* cancel) const {
   ScoreResult result;
   std::vector<size_t> lengths(pairs.size());
   for (size_t i = 0; i < pairs.size(); ++i) {
@@ -90,57 +95,37 @@ ScoreResult Engine::score_encoded(const std::vector<PairEncoding>& pairs, const 
   result.batches = batches.size();
   for (const Batch& batch : batches) result.padded_tokens += batch.indices.size() * batch.padded_length;
   if (batches.empty()) return result;
+  CancelSource own;  // stops the workers on an error when the caller gave no source
+  CancelSource& stop = cancel != nullptr ? *cancel : own;
+  stop.throw_if_requested();
 
-  // Runs one batch and scatters its logits to input order; rows of different batches never overlap.
+  // Runs one batch on a worker's buffers and scatters its logits to input order; rows of different
+  // batches never overlap. The first batch to finish fixes the label count.
+  std::once_flag labels_known;
   auto run_batch = [&](const Batch& batch, BatchInputs& inputs) {
     fill_inputs(batch, pairs, config_.pad_id, inputs);
-    const std::vector<float> logits = session_->run(inputs);
+    const std::vector<float> logits = session_->run(inputs, &stop);
     const size_t rows = batch.indices.size();
     const size_t labels = logits.size() / rows;
-    if (labels == 0 || labels * rows != logits.size() || (result.num_labels != 0 && labels != result.num_labels)) {
-      throw std::runtime_error(session_->path() + ": inconsistent number of output labels");
+    if (labels != 0 && labels * rows == logits.size()) {
+      std::call_once(labels_known, [&] {
+        result.num_labels = labels;
+        result.logits.assign(pairs.size() * labels, 0.0f);
+      });
     }
-    if (result.num_labels == 0) {  // first batch, before any worker starts
-      result.num_labels = labels;
-      result.logits.assign(pairs.size() * labels, 0.0f);
+    if (labels == 0 || labels * rows != logits.size() || labels != result.num_labels) {
+      throw std::runtime_error(session_->path() + ": inconsistent number of output labels");
     }
     for (size_t r = 0; r < rows; ++r) {
       std::copy_n(logits.begin() + r * labels, labels, result.logits.begin() + batch.indices[r] * labels);
     }
+    return rows;
   };
-
-  // The first batch fixes the label count; then workers take the remaining batches in turn.
-  BatchInputs first_inputs;
-  run_batch(batches[0], first_inputs);
-  std::atomic<size_t> next{1};
-  std::atomic<size_t> done{batches[0].indices.size()};
-  std::atomic<bool> stop{false};
-  std::mutex error_mutex;
-  std::exception_ptr error;
-  if (progress) progress(done, pairs.size());
-
-  // Only the calling thread reports progress: the callback may take the GIL and raise.
-  auto work = [&](bool reports) {
-    BatchInputs inputs;
-    try {
-      for (size_t i = next++; i < batches.size() && !stop; i = next++) {
-        run_batch(batches[i], inputs);
-        done += batches[i].indices.size();
-        if (reports && progress) progress(done, pairs.size());
-      }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-      stop = true;
-    }
-  };
-  const size_t workers = std::max<size_t>(1, std::min(config_.concurrent_batches, batches.size() - 1));
-  std::vector<std::thread> helpers;
-  for (size_t w = 1; w < workers; ++w) helpers.emplace_back(work, false);
-  work(true);
-  for (std::thread& helper : helpers) helper.join();
-  if (error) std::rethrow_exception(error);
-  if (progress) progress(pairs.size(), pairs.size());
+  const size_t workers = std::max<size_t>(1, std::min(config_.concurrent_batches, batches.size()));
+  std::vector<BatchInputs> inputs(workers);  // each worker's buffers, reused batch to batch
+  supervised_for(
+      batches.size(), workers, [&](size_t worker, size_t i) { return run_batch(batches[i], inputs[worker]); },
+      progress, pairs.size(), stop);
   return result;
 }
 

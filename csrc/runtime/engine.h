@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "runtime/batcher.h"
+#include "runtime/cancel.h"
 #include "runtime/onnx_session.h"
+#include "runtime/supervised_for.h"
 #include "tokenizer/wordpiece/wordpiece_tokenizer.h"
 
 namespace crossrank {
@@ -34,29 +36,29 @@ struct ScoreResult {
   size_t batches = 0;
 };
 
-// Called after each batch with (pairs done, pairs total).
-using ProgressCallback = std::function<void(size_t, size_t)>;
-
 class Engine {
  public:
   Engine(std::shared_ptr<const WordPieceTokenizer> tokenizer, std::shared_ptr<const OnnxSession> session,
          EngineConfig config);
 
-  // Scores pairs (queries[i], docs[i]). Thread-safe. The progress callback is only ever
-  // called from the calling thread.
+  // Scores pairs (queries[i], docs[i]). Thread-safe. The progress callback is only ever called
+  // from the calling thread, about every kPollInterval and at the end; it may throw to stop the
+  // call (Ctrl-C). cancel, when given, stops the call from any thread: it throws Cancelled. The
+  // batches run on worker threads while the calling thread polls.
   ScoreResult score(const std::vector<std::string>& queries, const std::vector<std::string>& docs,
-                    const ProgressCallback& progress = nullptr) const;
+                    const ProgressCallback& progress = nullptr, CancelSource* cancel = nullptr) const;
 
   // Scores pairs given as token ids without special tokens (documents tokenized ahead of
   // time, e.g. at index time). One query may stand for all documents (broadcast).
   // first_index: index of the first pair in the caller's list, for the pair an error names.
   ScoreResult score_ids(const std::vector<std::vector<int32_t>>& query_ids,
                         const std::vector<std::vector<int32_t>>& doc_ids,
-                        const ProgressCallback& progress = nullptr, size_t first_index = 0) const;
+                        const ProgressCallback& progress = nullptr, size_t first_index = 0,
+                        CancelSource* cancel = nullptr) const;
 
   // Scores pairs that are already encoded with the template (ids and type ids).
-  ScoreResult score_encoded(const std::vector<PairEncoding>& pairs,
-                            const ProgressCallback& progress = nullptr) const;
+  ScoreResult score_encoded(const std::vector<PairEncoding>& pairs, const ProgressCallback& progress = nullptr,
+                            CancelSource* cancel = nullptr) const;
 
   const EngineConfig& config() const { return config_; }
 

@@ -98,7 +98,7 @@ OnnxSession::OnnxSession(const std::string& model_path, const SessionConfig& con
   num_labels_ = shape[1];  // -1 when dynamic
 }
 
-std::vector<float> OnnxSession::run(const BatchInputs& batch) const {
+std::vector<float> OnnxSession::run(const BatchInputs& batch, CancelSource* cancel) const {
   const int64_t shape[2] = {static_cast<int64_t>(batch.batch_size),
                             static_cast<int64_t>(batch.sequence_length)};
   std::vector<Ort::Value> inputs;
@@ -113,10 +113,12 @@ std::vector<float> OnnxSession::run(const BatchInputs& batch) const {
   }
   const char* output_name = output_name_.c_str();
   std::vector<Ort::Value> outputs;
+  Ort::RunOptions options;
+  const CancelSource::Registration registration(cancel, [&options] { options.SetTerminate(); });
   try {
-    outputs = session_->Run(Ort::RunOptions{nullptr}, names.data(), inputs.data(), inputs.size(),
-                            &output_name, 1);
+    outputs = session_->Run(options, names.data(), inputs.data(), inputs.size(), &output_name, 1);
   } catch (const Ort::Exception& e) {
+    if (cancel != nullptr && cancel->requested()) throw Cancelled();
     throw std::runtime_error("ONNX Runtime failed on " + path_ + ": " + e.what());
   }
   auto info = outputs[0].GetTensorTypeAndShapeInfo();

@@ -9,6 +9,8 @@
 
 #include <onnxruntime_cxx_api.h>
 
+#include "runtime/cancel.h"
+
 namespace crossrank {
 
 // ONNX Runtime fusions the engine turns off at load, ';'-separated. Their CPU kernels are slower
@@ -40,8 +42,9 @@ class OnnxSession {
   OnnxSession(const std::string& model_path, const SessionConfig& config);
 
   // Runs one batch; returns logits row-major [batch_size, num_labels()].
-  // Safe to call from several threads at once.
-  std::vector<float> run(const BatchInputs& batch) const;
+  // Safe to call from several threads at once. A request on cancel stops the run between two
+  // operators (ONNX Runtime's terminate flag); it then throws Cancelled.
+  std::vector<float> run(const BatchInputs& batch, CancelSource* cancel = nullptr) const;
 
   bool has_token_type_ids() const { return has_token_type_ids_; }
   // -1 when the graph leaves the label axis dynamic (the engine then reads it off each run).

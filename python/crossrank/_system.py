@@ -60,6 +60,14 @@ def package_versions(names: tuple[str, ...] | list[str]) -> dict[str, str | None
     return out
 
 
+def available_cpu_count() -> int:
+    """Logical CPUs this process may run on (its affinity mask; all CPUs off Linux)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def physical_core_count() -> int:
     """Physical cores available to this process (hyper-threads share a core's multipliers)."""
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from crossrank import _native, _onnxruntime
-from crossrank._system import physical_core_count
+from crossrank._system import available_cpu_count, physical_core_count
 from crossrank._validation import (
     ACTIVATIONS,
     INT32_MAX,
@@ -37,6 +37,10 @@ PROGRESS_THRESHOLD = 10_000
 
 class TruncationWarning(UserWarning):
     """Some pairs were longer than max_length and lost tokens."""
+
+
+class Cancelled(Exception):
+    """A scoring call was stopped by :meth:`Reranker.cancel`."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,8 @@ class Reranker:
         truncation: ``"only_second"`` keeps the query whole and cuts the document;
             ``"longest_first"`` matches sentence-transformers.
         activation: override the bundle's output activation (``"sigmoid"``, ``"softmax"``, ``"none"``).
-        threads: cores to use; default: physical cores.
+        threads: cores to use; default: physical cores. At most the CPUs this process may use: more
+            (and a concurrent_batches above them) is clipped with a RuntimeWarning.
         concurrent_batches: batches run side by side, each on threads // concurrent_batches
             ONNX Runtime threads. Default: one single-threaded run per core, which beat one run
             over all cores by ~20 % on 2 cores; pass 1 to spread each run over every core
@@ -113,6 +118,7 @@ class Reranker:
             raise TypeError(f"bundle must be a folder path or a crossrank.bundle.Bundle, got {type(bundle).__name__}")
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
         self._check_options(precision, max_length, truncation, activation, threads, concurrent_batches)
+        self.threads, self.concurrent_batches = _cap_at_available_cpus(self.threads, self.concurrent_batches)
         max_padded_tokens = check_int(max_padded_tokens, "max_padded_tokens", minimum=self.max_length,
                                       maximum=INT32_MAX)
         max_batch_size = self.max_batch_size = check_int(max_batch_size, "max_batch_size", minimum=1,
@@ -131,6 +137,8 @@ class Reranker:
                                       max_padded_tokens, max_batch_size, batch_overhead_tokens,
                                       self.tokenizer.pad_id, self.concurrent_batches)
         self._local = threading.local()
+        self._calls_lock = threading.Lock()
+        self._calls: set[_native.CancelToken] = set()  # one token per scoring call in flight
 
     def _check_options(self, precision: object, max_length: object, truncation: object, activation: object,
                        threads: object, concurrent_batches: object) -> None:
@@ -161,6 +169,20 @@ class Reranker:
     def last_stats(self) -> ScoreStats | None:
         """Statistics of this thread's most recent score_pairs / rank call."""
         return getattr(self._local, "stats", None)
+
+    def cancel(self) -> int:
+        """Stop every scoring call running on this Reranker now; callable from any thread.
+
+        Each call stops within milliseconds (between pairs, inside a batch between graph operators)
+        and raises :class:`Cancelled`; calls that start afterwards run as usual, and the Reranker stays
+        usable. Returns the number of calls it stopped. (Ctrl-C stops a call on the main thread the
+        same way, with KeyboardInterrupt: the engine polls for it every 50 ms.)
+        """
+        with self._calls_lock:
+            tokens = list(self._calls)
+        for token in tokens:
+            token.cancel()
+        return len(tokens)
 
     def score_pairs(self, pairs: Sequence[tuple[str, str]], *,
                     show_progress: bool | None = None) -> np.ndarray:
@@ -204,8 +226,8 @@ class Reranker:
         query_ids = [self.tokenizer.encode(query)]
         docs = list(doc_ids)  # the C++ side checks each document's ids, naming a bad one
 
-        def run(start: int, end: int, callback):
-            return self._engine.score_ids(query_ids, docs[start:end], callback, first_index=start)
+        def run(start: int, end: int, callback, cancel):
+            return self._engine.score_ids(query_ids, docs[start:end], callback, first_index=start, cancel=cancel)
 
         return self._score(len(docs), run, show_progress, stacklevel=3)
 
@@ -235,30 +257,38 @@ class Reranker:
         return self._activate(np.asarray(logits, dtype=np.float32).reshape(-1, self.bundle.num_labels))
 
     def _score_texts(self, queries: list[str], docs: list[str], show_progress: bool | None) -> np.ndarray:
-        def run(start: int, end: int, callback):
-            return self._engine.score(queries[start:end], docs[start:end], callback, first_index=start)
+        def run(start: int, end: int, callback, cancel):
+            return self._engine.score(queries[start:end], docs[start:end], callback, first_index=start,
+                                      cancel=cancel)
 
         return self._score(len(queries), run, show_progress)
 
     def _score(self, total: int, run, show_progress: bool | None, stacklevel: int = 4) -> np.ndarray:
-        """Feed the engine chunk by chunk; run(start, end, callback) -> (logits, stats)."""
+        """Feed the engine chunk by chunk; run(start, end, callback, cancel) -> (logits, stats)."""
         logits = np.empty((total, self.bundle.num_labels), dtype=np.float32)
         counts = np.zeros(5, dtype=np.int64)
         progress = _progress_bar(total, show_progress)
+        token = _native.CancelToken()
+        with self._calls_lock:
+            self._calls.add(token)
         try:
             for start in range(0, total, CHUNK_PAIRS):
                 end = min(start + CHUNK_PAIRS, total)
                 callback = None
                 if progress is not None:
                     callback = lambda done, _total, start=start: progress.update(start + done - progress.n)  # noqa: E731
-                chunk_logits, stats = run(start, end, callback)
+                chunk_logits, stats = run(start, end, callback, token)
                 if chunk_logits.shape[1] != self.bundle.num_labels:
                     raise ValueError(f"model returned {chunk_logits.shape[1]} labels, "
                                      f"bundle says {self.bundle.num_labels}")
                 logits[start:end] = chunk_logits
                 counts += [stats["truncated_pairs"], stats["query_truncated_pairs"], stats["real_tokens"],
                            stats["padded_tokens"], stats["batches"]]
+        except _native.Cancelled:
+            raise Cancelled("Reranker.cancel() stopped this call; the Reranker stays usable") from None
         finally:
+            with self._calls_lock:
+                self._calls.discard(token)
             if progress is not None:
                 progress.close()
         self._local.stats = ScoreStats(total, *map(int, counts))
@@ -299,6 +329,20 @@ def _load_session(bundle: Bundle, precision: str, threads: int, verify: bool):
                              "bundle again)") from None
         finally:
             checked.result()
+
+
+def _cap_at_available_cpus(threads: int, concurrent_batches: int) -> tuple[int, int]:
+    """threads and concurrent_batches clipped to the CPUs this process may use, with a warning:
+    more only adds OS threads that take turns on the same cores."""
+    cpus = available_cpu_count()
+    capped = []
+    for name, value in (("threads", threads), ("concurrent_batches", concurrent_batches)):
+        if isinstance(value, int) and value > cpus:
+            warnings.warn(f"{name}={value} is more than the {cpus} CPUs this process may use; using {cpus}",
+                          RuntimeWarning, stacklevel=3)
+            value = cpus
+        capped.append(value)
+    return capped[0], capped[1]
 
 
 def _progress_bar(total: int, show_progress: bool | None):
