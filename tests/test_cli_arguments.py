@@ -115,3 +115,17 @@ def test_bench_on_a_corrupt_graph_fails_before_the_gemm_probe(tiny_bundle, tmp_p
     code, _, err = run(["bench", "--model", str(bundle), "--pools", "2", "--repeats", "1",
                         "--compare", "ort-naive-fp32"], capsys)
     assert_one_line_error(code, err, str(bundle / "model.onnx"), "is corrupt")
+
+
+def test_a_malformed_or_unreadable_trec_run_is_one_line(tmp_path, capsys):
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    (beir / "corpus.jsonl").write_text(json.dumps({"_id": "d1", "text": "a document"}) + "\n")
+    (beir / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "a query"}) + "\n")
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    run_file = tmp_path / "run.trec"
+    run_file.write_text("q1 Q0 d1 1\n")  # too few columns
+    code, _, err = run(["eval", str(beir), "--trec-run", str(run_file)], capsys)
+    assert_one_line_error(code, err, str(run_file), ":1")
+    code, _, err = run(["eval", str(beir), "--trec-run", str(tmp_path)], capsys)  # a folder, not a file
+    assert_one_line_error(code, err, str(tmp_path))

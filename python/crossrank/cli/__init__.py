@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (FileNotFoundError, ValueError, ImportError) as error:
+    except (OSError, ValueError, ImportError) as error:  # OSError: missing, unreadable, unwritable files
         print(f"crossrank {args.command}: error: {error}", file=sys.stderr)
         return 2
 
