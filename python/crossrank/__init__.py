@@ -5,12 +5,12 @@
 # re-exports the default bi-encoder; loading retrieval first lets each finish before the other needs
 # it (the module graph itself has no cycle: scripts/check_structure.py, tests/test_structure.py).
 from crossrank.retrieval import BM25Retriever, DenseRetriever, Hit, HybridRetriever, Pipeline, exact_topk  # noqa: I001
+from crossrank._version import __version__
 from crossrank.bundle import Bundle
 from crossrank.default_model import default_model
 from crossrank.reranker import Cancelled, RankResult, Reranker, ScoreStats, TruncationWarning
 from crossrank.tokenizer import Encoding, Tokenizer
 
-__version__ = "0.1.0"
 
 __all__ = ["BM25Retriever", "Bundle", "Cancelled", "DenseRetriever", "Encoding", "Hit", "HybridRetriever",
            "Pipeline", "RankResult", "Reranker", "ScoreStats", "Tokenizer", "TruncationWarning", "default_model",

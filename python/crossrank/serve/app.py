@@ -7,7 +7,7 @@ import contextlib
 import threading
 from typing import Any
 
-from crossrank import __version__
+from crossrank._version import __version__
 from crossrank.reranker import Reranker
 from crossrank.serve.errors import install_handlers
 from crossrank.serve.metrics import Metrics

@@ -9,7 +9,7 @@ import math
 import uuid
 from typing import Any
 
-from crossrank import __version__
+from crossrank._version import __version__
 from crossrank.serve.errors import ApiError
 from crossrank.serve.schemas import schemas
 from crossrank.serve.service import RerankService, Scored
