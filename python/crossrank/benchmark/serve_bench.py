@@ -155,10 +155,19 @@ def bench_serve(settings: ServeBenchSettings) -> int:
     return 0
 
 
+def _require_client() -> None:
+    """The load generator's HTTP client is httpx; say how to get it before anything starts."""
+    try:
+        import httpx  # noqa: F401
+    except ImportError as error:
+        raise ImportError(f"crossrank bench-serve needs httpx: pip install 'crossrank[bench]' ({error})") from None
+
+
 def run_bench_serve(settings: ServeBenchSettings) -> dict:
     """The benchmark as a JSON-ready report (see :func:`bench_serve`)."""
     if settings.kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {settings.kind!r}")
+    _require_client()
     bundle = Bundle.load(settings.bundle or default_model())
     texts = _pool_texts(settings)
     reranker = Reranker(bundle.path, threads=settings.threads)
