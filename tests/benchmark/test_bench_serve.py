@@ -16,7 +16,7 @@ from crossrank import cli  # noqa: E402
 from crossrank.benchmark import serve_bench  # noqa: E402
 from crossrank.benchmark.load import TEI, Body, Target, answer_scores, closed_loop, encode_body  # noqa: E402
 from crossrank.benchmark.serve_bench import ServeBenchSettings, run_bench_serve  # noqa: E402
-from crossrank.benchmark.serve_report import format_report, save_json, targets  # noqa: E402
+from crossrank.benchmark.serve_report import format_report, plot_report, save_json, targets  # noqa: E402
 from crossrank.benchmark.servers import start_crossrank  # noqa: E402
 from crossrank.bundle import Bundle  # noqa: E402
 from crossrank.reranker import Reranker  # noqa: E402
@@ -119,3 +119,16 @@ def test_bad_arguments_fail_before_anything_runs(argv, message, capsys):
     with pytest.raises(SystemExit) as stop:
         cli.main(["bench-serve", *argv])
     assert stop.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_plot_is_drawn_or_refused_before_the_run(report, tmp_path, monkeypatch):
+    out = tmp_path / "serve.png"
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        monkeypatch.setattr(serve_bench, "run_bench_serve", lambda settings: pytest.fail("the run started"))
+        with pytest.raises(ImportError, match="--plot needs matplotlib"):
+            serve_bench.bench_serve(ServeBenchSettings(plot=out, log=lambda *_: None))
+        return
+    plot_report(report, out)
+    assert out.stat().st_size > 1000

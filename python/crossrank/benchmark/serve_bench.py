@@ -15,7 +15,7 @@ from crossrank import workloads
 from crossrank.benchmark.load import INFINITY, KINDS, Body, Target, closed_loop, encode_body, mixed_load
 from crossrank.benchmark.machine import machine_info
 from crossrank.benchmark.peers import PeerUnavailable
-from crossrank.benchmark.serve_report import format_report, plot_report, save_json
+from crossrank.benchmark.serve_report import format_report, plot_report, require_matplotlib, save_json
 from crossrank.benchmark.servers import start_crossrank, start_infinity
 from crossrank.bundle import Bundle
 from crossrank.default_model import default_model
@@ -146,6 +146,8 @@ def _run_started(name: str, bundle: Bundle, texts: dict, offline: dict, settings
 
 def bench_serve(settings: ServeBenchSettings) -> int:
     """Run the whole benchmark, print the table, write ``--json`` / ``--plot``; returns 0."""
+    if settings.plot:
+        require_matplotlib()  # before the run, not after it
     report = run_bench_serve(settings)
     settings.log(format_report(report))
     if settings.json:

@@ -68,15 +68,22 @@ def save_json(report: dict, path: Path) -> None:
     Path(path).write_text(json.dumps({**report, "targets": targets(report)}, indent=2) + "\n")
 
 
-def plot_report(report: dict, path: Path) -> None:
-    """Pairs/s and p99 latency vs concurrency, one line per (server, pool); needs matplotlib."""
+def require_matplotlib() -> None:
+    """``ImportError`` saying how to get matplotlib: checked before a run that ends with ``--plot``."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib  # noqa: F401
     except ImportError as error:
         raise ImportError(f"--plot needs matplotlib: pip install matplotlib ({error})") from None
+
+
+def plot_report(report: dict, path: Path) -> None:
+    """Pairs/s and p99 latency vs concurrency, one line per (server, pool); needs matplotlib."""
+    require_matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for server in report["servers"]:
         for pool in sorted({r["pool"] for r in server.get("runs", [])}):
@@ -85,9 +92,12 @@ def plot_report(report: dict, path: Path) -> None:
             left.plot(xs, [r["pairs_per_s"] for r in runs], marker="o", label=f"{server['name']}, pool {pool}")
             right.plot(xs, [r["p99_ms"] for r in runs], marker="o", label=f"{server['name']}, pool {pool}")
     if report.get("inprocess"):
-        left.axhline(report["inprocess"]["pairs_per_s"], color="grey", linestyle="--", label="in-process score_pairs")
+        left.axhline(report["inprocess"]["pairs_per_s"], color="grey", linestyle="--",
+                     label=f"in-process score_pairs, pool {report['inprocess']['pool']}")
+    levels = sorted({r["concurrency"] for s in report["servers"] for r in s.get("runs", [])})
     for axis, label in ((left, "pairs/s"), (right, "p99 latency (ms)")):
         axis.set_xscale("log", base=2)
+        axis.set_xticks(levels, [str(c) for c in levels])
         axis.set_xlabel("concurrent clients")
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
