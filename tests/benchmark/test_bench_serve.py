@@ -132,3 +132,11 @@ def test_plot_is_drawn_or_refused_before_the_run(report, tmp_path, monkeypatch):
         return
     plot_report(report, out)
     assert out.stat().st_size > 1000
+
+
+def test_serve_args_reach_the_server_and_refusals_count_as_errors(tiny_bundle):
+    report = run_bench_serve(_settings(tiny_bundle, serve_args=["--max-documents", "1"], concurrency=[2], warmup=0,
+                                       mixed=0, inprocess_seconds=0))
+    [run] = report["servers"][0]["runs"]
+    assert run["error_kinds"] == {"http 413": REQUESTS} and run["requests"] == 0 and run["p99_ms"] is None
+    assert "| 2 | 2 | 0 | 5 | 0.0 | None |" in format_report(report)

@@ -7,6 +7,7 @@ multiple of ``check_every`` is checked against the offline scores of its body (`
 on the same pairs): the indices must be a permutation of the pool and, when a tolerance is given, every
 score within it; a failed check counts as an error (``mismatch``). The client's own CPU time is
 reported with each run, so a client that became the bottleneck shows (it would near 100 % of a core).
+A 429 or 503 counts as an error and its client waits ``Retry-After`` (at most 5 s) before going on.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ COHERE, TEI, INFINITY = "cohere", "tei", "infinity"
 KINDS = (COHERE, TEI, INFINITY)
 ROUTES = {COHERE: "/v1/rerank", TEI: "/rerank", INFINITY: "/rerank"}
 HTTP_TIMEOUT_S = 300.0
+MAX_BACKOFF_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -126,11 +128,21 @@ async def _post(client, target: Target, body: Body, result: LoadResult, number: 
     elapsed_ms = (time.perf_counter() - start) * 1000.0
     if response.status_code != 200:
         result.errors[f"http {response.status_code}"] += 1
+        if response.status_code in (429, 503):  # overloaded: back off as told instead of spinning
+            await asyncio.sleep(_retry_after(response.headers.get("retry-after")))
         return
     if number % check_every == 0 and not _check(target, response, body, result):
         return
     result.latencies_ms.append(elapsed_ms)
     result.pairs += len(body.expected)
+
+
+def _retry_after(header: str | None) -> float:
+    """Seconds to wait from a Retry-After header (seconds form), 1 s without one, at most MAX_BACKOFF_S."""
+    try:
+        return min(max(float(header), 0.0), MAX_BACKOFF_S) if header else 1.0
+    except ValueError:
+        return 1.0
 
 
 def _check(target: Target, response, body: Body, result: LoadResult) -> bool:

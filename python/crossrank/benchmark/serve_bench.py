@@ -43,6 +43,7 @@ class ServeBenchSettings:
     mixed_requests: int = 50
     inprocess_seconds: float = 10.0
     threads: int | None = None
+    serve_args: list[str] = field(default_factory=list)
     tolerance: float = 1e-5
     check_every: int = 1
     variants: int = 4
@@ -119,7 +120,7 @@ def _mixed(target: Target, bodies: dict, settings: ServeBenchSettings) -> dict:
 
 def _start(name: str, bundle: Bundle, settings: ServeBenchSettings):
     if name == "crossrank":
-        process, target = start_crossrank(bundle.path, settings.threads)
+        process, target = start_crossrank(bundle.path, settings.threads, settings.serve_args)
         target.tolerance = settings.tolerance
         return process, target
     if name == INFINITY:

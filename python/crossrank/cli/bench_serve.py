@@ -4,6 +4,7 @@ rerank server at ``--url`` (throughput, p50/p95/p99 latency, errors, fairness un
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from crossrank import workloads
@@ -25,8 +26,9 @@ def _run(args: argparse.Namespace) -> int:
         bundle=args.bundle, servers=args.servers, url=args.url, kind=args.kind, api_key=args.api_key,
         concurrency=args.concurrency, pools=args.pools, requests=args.requests, seconds=args.seconds,
         warmup=args.warmup, mixed=args.mixed, mixed_requests=args.mixed_requests,
-        inprocess_seconds=args.inprocess_seconds, threads=args.threads, tolerance=args.tolerance,
-        check_every=args.check_every, variants=args.variants, profile=args.profile, json=args.json, plot=args.plot))
+        inprocess_seconds=args.inprocess_seconds, threads=args.threads, serve_args=shlex.split(args.serve_args),
+        tolerance=args.tolerance, check_every=args.check_every, variants=args.variants, profile=args.profile,
+        json=args.json, plot=args.plot))
 
 
 def add_parser(commands) -> argparse.ArgumentParser:
@@ -59,6 +61,8 @@ def add_parser(commands) -> argparse.ArgumentParser:
                    help="time in-process Reranker.score_pairs this long first (0: skip)")
     p.add_argument("--threads", type=positive_int, default=None,
                    help="crossrank serve's and the in-process engine's threads (default: physical cores)")
+    p.add_argument("--serve-args", default="",
+                   help="more options for the crossrank serve it starts, e.g. '--max-queue-tokens 2000000'")
     p.add_argument("--tolerance", type=number_in(0.0), default=d.tolerance,
                    help="largest score difference from score_pairs counted as correct (crossrank, --url); "
                         "Infinity, another engine, only has its difference reported")
