@@ -68,6 +68,23 @@ def test_a_small_request_finishes_before_a_large_one_that_arrived_first():
     assert any({q for q, _ in b} == {1000, 2000} for b in engine.batches)
 
 
+def test_a_small_request_is_not_slowed_by_how_many_large_ones_are_in_flight():
+    """Least attained service: a newcomer has had no service, so all its pairs go into the next
+    micro-batch, however many large requests share the queue (round-robin gave it 1/(N+1))."""
+    engine = FakeEngine(seconds_per_pair=0.001)
+    s = scheduler(engine, batch_pairs=8, quantum_tokens=40)
+    try:
+        large = [s.submit(job(1000 + q, 200)) for q in range(8)]
+        time.sleep(0.4)  # every large request has had several turns
+        small = s.submit(job(2000, 8))
+        small.result(WAIT_S)
+        assert sum(not f.done() for f in large) >= 6
+    finally:
+        s.close(WAIT_S)
+    first = next(b for b in engine.batches if any(q == 2000 for q, _ in b))
+    assert [q for q, _ in first] == [2000] * 8
+
+
 def test_round_robin_gives_each_request_its_quantum_of_tokens():
     gate = threading.Event()
     engine = FakeEngine(0.0, gate)

@@ -59,7 +59,7 @@ def add_parser(commands) -> argparse.ArgumentParser:
                    help="tokens queued or running across requests; above it: 429 with Retry-After")
     p.add_argument("--batch-pairs", type=positive_int, default=d.batch_pairs, help="pairs per engine call")
     p.add_argument("--quantum-tokens", type=positive_int, default=None,
-                   help="tokens per request per round-robin turn (default: max_length)")
+                   help="tokens a request may put into a micro-batch per turn (default: max_length)")
     p.add_argument("--request-timeout", type=float, default=d.request_timeout_s, help="seconds (then 503)")
     p.add_argument("--drain-timeout", type=float, default=d.drain_timeout_s,
                    help="seconds in-flight requests may take after SIGTERM")

@@ -1,12 +1,19 @@
-"""The one queue: every request's pairs, bounded in tokens, served round-robin by one worker thread.
+"""The one queue: every request's pairs, bounded in tokens, served by one worker thread.
 
-Policy: deficit round-robin in tokens. Each waiting request is a :class:`Job`; each turn adds
-``quantum_tokens`` to its deficit and it contributes pairs while their tokens fit in the deficit,
-until the micro-batch holds ``batch_pairs`` pairs. So a 10-document request that arrives behind a
-1,000-document one gets its pairs into the very next micro-batch, and requests of long documents
-get no more compute per turn than requests of short ones. The worker calls the engine (which
-releases the GIL) and hands each finished job's logits back through a ``concurrent.futures.Future``
-(asyncio handlers await it with ``asyncio.wrap_future``, which uses ``loop.call_soon_threadsafe``).
+Policy: least attained service, in quanta of tokens. Each waiting request is a :class:`Job`; a
+micro-batch of up to ``batch_pairs`` pairs is filled turn by turn, each turn going to the job that
+has had the fewest tokens scored so far (ties: the earlier arrival), which puts up to
+``quantum_tokens`` of its pairs in (at least one pair). Among equals this is round-robin; a request
+that arrives while large ones run has had no service, so its pairs go into the very next
+micro-batch, ahead of theirs, until it has had as much as they have: a 10-document request is
+not slowed by how many 100-document requests are in flight (with plain round-robin, each turn it
+got 1/(N+1) of a micro-batch, and its latency grew with N). Long documents buy no extra share:
+service is counted in tokens. A stream of small requests could delay a large one, but never past
+the queue's token bound, which sends 429s first.
+
+The worker calls the engine (which releases the GIL) and hands each finished job's logits back
+through a ``concurrent.futures.Future`` (asyncio handlers await it with ``asyncio.wrap_future``,
+which uses ``loop.call_soon_threadsafe``).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import deque
+import itertools
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
@@ -55,7 +62,8 @@ class Job:
         self.next = 0  # first pair not yet handed to the engine
         self.end = len(doc_ids)  # pairs that will run: all, or those already handed over when cancelled
         self.done = 0  # pairs scored
-        self.deficit = 0
+        self.attained = 0  # tokens handed to the engine so far: the scheduler serves the least first
+        self.arrival = 0  # submission order, set by the scheduler: the tie-break
         self.cancelled = False
         self.enqueued_at = time.perf_counter()
         self.started_at: float | None = None
@@ -81,8 +89,7 @@ class Scheduler:
         run_batch: ``run_batch(query_ids, doc_ids) -> logits [pairs, labels]``, one query per pair.
         max_queue_tokens: bound on the tokens of all jobs not yet fully scored.
         batch_pairs: most pairs per engine call.
-        quantum_tokens: tokens a job earns per round-robin turn; at least the longest pair, so that
-            each turn takes a pair.
+        quantum_tokens: tokens a job may put into a micro-batch per turn (at least one pair).
         on_batch: called after each engine call with (pairs, tokens, seconds), e.g. for metrics.
     """
 
@@ -98,7 +105,8 @@ class Scheduler:
         self.quantum_tokens = quantum_tokens
         self._on_batch = on_batch
         self._cond = threading.Condition()
-        self._waiting: deque[Job] = deque()  # jobs with pairs not yet handed to the engine
+        self._waiting: list[Job] = []  # jobs with pairs not yet handed to the engine
+        self._arrivals = itertools.count()
         self._running: set[Job] = set()  # jobs not fully scored
         self.queued_tokens = 0
         self.queued_pairs = 0
@@ -148,6 +156,7 @@ class Scheduler:
                 raise QueueFull(f"the queue holds {self.queued_tokens} tokens; this request's {job.total_tokens} "
                                 f"would pass its bound of {self.max_queue_tokens}", self._retry_after(job))
             job.enqueued_at = time.perf_counter()
+            job.arrival = next(self._arrivals)
             self.queued_tokens += job.total_tokens
             self.queued_pairs += len(job.pair_tokens)
             self._running.add(job)
@@ -182,22 +191,23 @@ class Scheduler:
         return max(1, min(60, math.ceil(excess / rate)))
 
     def _take(self) -> list[tuple[Job, int]]:
-        """A micro-batch, by deficit round-robin over the waiting jobs (called under the lock)."""
+        """A micro-batch, turn by turn to the waiting job with the least attained service (under the lock)."""
         batch: list[tuple[Job, int]] = []
         while self._waiting and len(batch) < self.batch_pairs:
-            job = self._waiting.popleft()
-            job.deficit += self.quantum_tokens
+            job = min(self._waiting, key=lambda j: (j.attained, j.arrival))
             if job.started_at is None:
                 job.started_at = time.perf_counter()
-            while (job.next < job.end and len(batch) < self.batch_pairs
-                   and job.pair_tokens[job.next] <= job.deficit):
-                job.deficit -= job.pair_tokens[job.next]
+            budget = self.quantum_tokens
+            while job.next < job.end and len(batch) < self.batch_pairs:
+                tokens = job.pair_tokens[job.next]
+                if tokens > budget and budget < self.quantum_tokens:
+                    break  # the turn is spent; the first pair of a turn always goes in
+                budget -= tokens
+                job.attained += tokens
                 batch.append((job, job.next))
                 job.next += 1
-            if job.next < job.end:
-                self._waiting.append(job)
-            else:
-                job.deficit = 0
+            if job.next >= job.end:
+                self._waiting.remove(job)
         return batch
 
     def _loop(self) -> None:

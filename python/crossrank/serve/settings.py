@@ -24,8 +24,8 @@ class ServeSettings:
         max_queue_tokens: tokens of all queued and running pairs; above it new requests get 429.
         batch_pairs: most pairs in one engine call (a micro-batch); a new request waits at most about
             one micro-batch before its first pairs run.
-        quantum_tokens: tokens each waiting request may put into a micro-batch per round-robin turn;
-            None: the model's max_length (so every turn takes at least one pair).
+        quantum_tokens: tokens a request may put into a micro-batch per turn (turns go to the request
+            with the least service so far); None: the model's max_length.
         request_timeout_s: a request still unanswered after this long gets 503 and its pairs are dropped.
         drain_timeout_s: on SIGTERM, how long in-flight requests may take before the server exits anyway.
         auto_truncate: TEI's default for a request without ``truncate``: False answers a too-long pair
