@@ -12,8 +12,9 @@
 # Needs g++ with its libasan (Debian: libasan8, a dependency of g++), and in PYTHON's environment
 # what the build needs without isolation: scikit-build-core, pybind11 (.ci/run installs them).
 #
-# Time on 2 busy cores: ~2 min to build from scratch (~30 s again), 6.5 min for tests/engine (149
-# tests; 77 s without the sanitizers). Not in .ci/run yet: whoever owns CI decides whether it fits.
+# Time on 2 cores: ~2 min to build from scratch when idle (8.5 min at load 6-9; ~1 min after a
+# one-file change), 6.5-11 min for all of tests/engine, 3.2 min for the subset .ci/run runs (less the
+# 10,000-pair tokenizer corpora and the PyTorch comparisons, the tokenizer fuzz at 60 s).
 #
 # Python itself is not instrumented, so the sanitizer runtime is preloaded. libstdc++ is preloaded
 # with it: otherwise ASan's __cxa_throw interceptor resolves before libstdc++ is loaded and the first
