@@ -54,6 +54,7 @@ class Workers {
 struct Shared {
   std::atomic<size_t> next{0};
   std::atomic<size_t> done{0};
+  std::atomic<size_t> jobs_done{0};
   std::mutex mutex;
   std::condition_variable finished;
   size_t running = 0;
@@ -86,6 +87,7 @@ void supervised_for(size_t count, size_t threads, const std::function<size_t(siz
     try {
       for (size_t i = shared.next++; i < count && !cancel.requested(); i = shared.next++) {
         shared.done += job(worker, i);
+        ++shared.jobs_done;
       }
 #if defined(__GLIBCXX__)
     } catch (abi::__forced_unwind&) {  // the thread is being ended: it must unwind to its start
@@ -117,6 +119,9 @@ void supervised_for(size_t count, size_t threads, const std::function<size_t(siz
   }
   workers.join();
   if (shared.error) std::rethrow_exception(shared.error);
+  // A cancel that lands between two jobs ends the loops without an exception: the jobs left
+  // undone must not pass for a result (their logits would stay 0).
+  if (shared.jobs_done < count) cancel.throw_if_requested();
   if (poll) poll(total, total);
 }
 
