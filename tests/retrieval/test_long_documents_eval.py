@@ -74,15 +74,56 @@ def test_eval_takes_long_document_options_and_reports_once(synthetic_beir, tiny_
     assert sum("reranked documents were longer" in line for line in lines) == 1
 
 
-def test_quality_script_runs_on_a_synthetic_collection(synthetic_beir, tiny_bundle, tmp_path, capsys):
+def _quality_script():
     spec = importlib.util.spec_from_file_location("long_document_quality", REPO / "scripts" / "long_document_quality.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
+
+
+def test_quality_script_places_the_passage_in_each_third_among_unjudged_fillers():
+    script = _quality_script()
+    corpus = {f"f{i}": f"filler{i} text" for i in range(40)} | {"p1": "JUDGED ONE", "p2": "JUDGED TWO"}
+    qrels = {"q": {"p1": 2, "p2": 0}, "other": {"f0": 1}}  # f0 is judged: never a filler
+    documents = script.build_documents(corpus, qrels, per_query=5, seed=1)
+    assert [len(documents[b]) for b in script.BUCKETS] == [3, 3, 3]
+    for third, bucket in enumerate(script.BUCKETS):
+        for document in documents[bucket]:
+            if document["query"] == "q":
+                before = document["before"].count("filler")
+                total = document["text"].count("filler") + 1
+                assert 3 * before // total == third and 4 <= total - 1 <= 12
+                assert document["grade"] == (2 if "JUDGED ONE" in document["text"] else 0)
+            assert document["text"].count("filler0 ") == (document["query"] == "other")
+    assert documents == script.build_documents(corpus, qrels, per_query=5, seed=1)  # seeded
+
+
+def test_quality_script_runs_on_a_synthetic_collection(synthetic_beir, tiny_bundle, tmp_path, capsys):
+    script = _quality_script()
     out = tmp_path / "quality.json"
     assert script.main([str(tiny_bundle), "--data", str(synthetic_beir), "--per-query", "3", "--window", "16",
                         "--precision", "fp32", "--json", str(out)]) == 0
     table = json.loads(out.read_text())["ndcg@10"]
-    assert set(table) == set(script.BUCKETS) and table["all"]["documents"] == 7
-    assert all(0.0 <= table["all"][m] <= 1.0 for m in script.METHODS)
-    assert "| all | 7 |" in capsys.readouterr().out
+    assert list(table) == list(script.BUCKETS) and all(row["documents"] == 7 for row in table.values())
+    assert all(0.0 <= row[m] <= 1.0 for row in table.values() for m in script.METHODS)
+    assert table["early"]["past_the_cut"] <= table["late"]["past_the_cut"]
+    assert "| late | 7 |" in capsys.readouterr().out
     assert script.main([str(tiny_bundle), "--data", str(tmp_path / "absent")]) == 2
+
+
+def test_eval_command_line_passes_the_options(tmp_path):
+    import argparse
+
+    from crossrank.cli.evaluate import _long_documents, add_parser
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["eval", str(tmp_path), "--long-documents", "maxp", "--window", "100",
+                              "--max-windows", "4"])
+    assert _long_documents(args) == {"long_documents": "maxp", "window": 100, "stride": None, "max_windows": 4,
+                                     "max_tokens_per_doc": None}
+    assert _long_documents(parser.parse_args(["eval", str(tmp_path)])) is None
+    capped = _long_documents(parser.parse_args(["eval", str(tmp_path), "--max-tokens-per-doc", "64"]))
+    assert capped["long_documents"] == "truncate" and capped["max_tokens_per_doc"] == 64
+    with pytest.raises(SystemExit):
+        parser.parse_args(["eval", str(tmp_path), "--long-documents", "best"])
