@@ -12,7 +12,8 @@ passage sits: a random slot in the first, middle or last third of the passages (
 Each document is scored by truncation (max_length), FirstP and MaxP (windows of W document
 tokens; default: what fits after the query), and nDCG@10 of each query's documents is reported
 per collection, with the share of documents whose passage starts after the tokens truncation
-keeps ("past the cut").
+keeps ("past the cut"), the floor (a random order, 20 seeded shuffles) and the ceiling (the
+judged passages scored alone, without fillers).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from crossrank.metrics import ndcg
 from crossrank.reranker import Reranker, TruncationWarning
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "trec-dl-2020"
-METHODS = ("truncate", "firstp", "maxp")
+METHODS = ("passage alone", "truncate", "firstp", "maxp")
 BUCKETS = ("early", "middle", "late")
 
 
@@ -57,7 +58,7 @@ def build_documents(corpus: dict[str, str], qrels: dict[str, dict[str, int]], pe
                 position = rng.choice([p for p in range(slots) if 3 * p // slots == third])
                 text = " ".join(others[:position] + [corpus[doc_id]] + others[position:])
                 documents[bucket].append({"query": qid, "grade": judged[doc_id], "text": text,
-                                          "before": " ".join(others[:position])})
+                                          "before": " ".join(others[:position]), "passage": corpus[doc_id]})
     return documents
 
 
@@ -68,14 +69,18 @@ def score_documents(reranker: Reranker, queries: dict[str, str], documents: list
     by_query: dict[str, list[int]] = {}
     for index, document in enumerate(documents):
         by_query.setdefault(document["query"], []).append(index)
-    options = {"truncate": {}, "firstp": {"long_documents": "firstp", "window": window},
+    options = {"passage alone": {}, "truncate": {}, "firstp": {"long_documents": "firstp", "window": window},
                "maxp": {"long_documents": "maxp", "window": window, "max_windows": 64}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TruncationWarning)
         for qid, indices in by_query.items():
             pairs = [(queries[qid], documents[i]["text"]) for i in indices]
             for method in METHODS:
-                scores[method][indices] = reranker.score_pairs(pairs, **options[method])
+                if method == "passage alone":  # the ceiling: the judged passage without its fillers
+                    scores[method][indices] = reranker.score_pairs([(queries[qid], documents[i]["passage"])
+                                                                    for i in indices])
+                else:
+                    scores[method][indices] = reranker.score_pairs(pairs, **options[method])
     return scores
 
 
@@ -86,6 +91,10 @@ def ndcg_row(documents: list[dict], scores: dict[str, np.ndarray]) -> dict[str, 
         by_query.setdefault(document["query"], []).append(i)
     judged = [idx for idx in by_query.values() if any(documents[i]["grade"] > 0 for i in idx)]
     row = {"documents": len(documents), "queries": len(judged)}
+    rng = random.Random(0)  # the floor: what an order that ignores the passage scores (20 shuffles)
+    row["random"] = float(np.mean([ndcg([str(i) for i in rng.sample(idx, len(idx))],
+                                        {str(i): documents[i]["grade"] for i in idx}, 10)
+                                   for _ in range(20) for idx in judged])) if judged else float("nan")
     for method in METHODS:
         gains = [ndcg([str(i) for i in sorted(idx, key=lambda i: -scores[method][i])],
                       {str(i): documents[i]["grade"] for i in idx}, 10) for idx in judged]
@@ -103,11 +112,12 @@ def past_the_cut(reranker: Reranker, queries: dict[str, str], documents: list[di
 
 def format_table(table: dict, window: int | None, max_length: int) -> str:
     """The markdown table: one row per passage position."""
-    lines = [f"| passage position | documents | queries | passage past the cut | truncation ({max_length}) | "
-             "FirstP | MaxP |", "|---|---|---|---|---|---|---|"]
+    lines = [f"| passage position | documents | queries | passage past the cut | random order | passage alone | "
+             f"truncation ({max_length}) | FirstP | MaxP |", "|---|---|---|---|---|---|---|---|---|"]
     for bucket, row in table.items():
         lines.append(f"| {bucket} | {row['documents']} | {row['queries']} | {100 * row['past_the_cut']:.0f} % | "
-                     f"{row['truncate']:.4f} | {row['firstp']:.4f} | {row['maxp']:.4f} |")
+                     f"{row['random']:.4f} | {row['passage alone']:.4f} | {row['truncate']:.4f} | "
+                     f"{row['firstp']:.4f} | {row['maxp']:.4f} |")
     lines.append(f"(windows: {window or 'what fits after the query'} document tokens, stride 3/4 of the window)")
     return "\n".join(lines)
 
