@@ -31,7 +31,7 @@ py::tuple to_python(ScoreResult&& result, size_t pairs) {
 // to an optional Python callable, unless the interpreter is exiting; then it stops the call.
 // cancel (a CancelToken or None) stops the call from any thread.
 template <typename Score>
-py::tuple score_released(const py::object& progress, const py::object& cancel, size_t pairs, Score&& score) {
+auto run_released(const py::object& progress, const py::object& cancel, Score&& score) {
   PyObject* const callable = progress.ptr();  // borrowed: the caller's reference outlives the call
   const ProgressCallback poll = [callable](size_t done, size_t total) {
     if (interpreter_finalizing()) throw Cancelled();
@@ -41,9 +41,29 @@ py::tuple score_released(const py::object& progress, const py::object& cancel, s
   };
   const std::shared_ptr<CancelSource> source =
       cancel.is_none() ? nullptr : cancel.cast<std::shared_ptr<CancelSource>>();
-  ScoreResult result;
+  decltype(score(poll, source.get())) result;
   without_gil([&] { result = score(poll, source.get()); });
-  return to_python(std::move(result), pairs);
+  return result;
+}
+
+template <typename Score>
+py::tuple score_released(const py::object& progress, const py::object& cancel, size_t pairs, Score&& score) {
+  return to_python(run_released(progress, cancel, std::forward<Score>(score)), pairs);
+}
+
+// (logits [windows, labels], stats, doc_offsets int64 [docs + 1], spans int64 [windows, 2]).
+py::tuple windows_to_python(WindowedResult&& result) {
+  const size_t windows = result.doc_offsets.back();
+  py::array_t<int64_t> offsets(result.doc_offsets.size());
+  std::copy(result.doc_offsets.begin(), result.doc_offsets.end(), offsets.mutable_data());
+  py::array_t<int64_t> spans({windows, size_t{2}});
+  std::copy(result.spans.begin(), result.spans.end(), spans.mutable_data());
+  py::tuple scored = to_python(std::move(result.scores), windows);
+  py::dict stats = scored[1];
+  stats["truncated_docs"] = result.truncated_docs;
+  stats["capped_docs"] = result.capped_docs;
+  stats["max_windows_docs"] = result.max_windows_docs;
+  return py::make_tuple(scored[0], stats, std::move(offsets), std::move(spans));
 }
 
 // Index of query_ids' first query in the caller's list: 0 where one query serves every document.
@@ -109,7 +129,27 @@ void register_engine(py::module_& m) {
           },
           py::arg("query_ids"), py::arg("doc_ids"), py::arg("progress") = py::none(), py::kw_only(),
           py::arg("first_index") = 0, py::arg("cancel") = py::none(),
-          "Score pairs of token ids (no special tokens); one query may serve all documents.");
+          "Score pairs of token ids (no special tokens); one query may serve all documents.")
+      .def(
+          "score_windows",
+          [](const Engine& engine, py::handle queries, py::handle docs, const py::object& progress,
+             size_t first_index, const py::object& cancel, bool windows, size_t window, size_t stride,
+             size_t max_windows, size_t max_tokens_per_doc) {
+            const std::vector<std::string> q = utf8_texts(queries, {"queries", "query", false, first_index});
+            const std::vector<std::string> d = utf8_texts(docs, {"docs", "document", false, first_index});
+            const WindowOptions options{windows, window, stride, max_windows, max_tokens_per_doc};
+            return windows_to_python(run_released(progress, cancel, [&](const ProgressCallback& poll, CancelSource* source) {
+              return engine.score_windows(q, d, options, poll, source);
+            }));
+          },
+          py::arg("queries"), py::arg("docs"), py::arg("progress") = py::none(), py::kw_only(),
+          py::arg("first_index") = 0, py::arg("cancel") = py::none(), py::arg("windows") = true,
+          py::arg("window") = 0, py::arg("stride") = 0, py::arg("max_windows") = 16,
+          py::arg("max_tokens_per_doc") = 0,
+          "Score each document's windows (token spans of window, every stride) against its query in one\n"
+          "call; returns (logits [windows, labels], stats, doc_offsets [docs + 1], spans [windows, 2]).\n"
+          "window 0: what fits after the query; stride 0: window * 3 / 4; max_tokens_per_doc 0: no cap;\n"
+          "windows=False: one pair per document truncated as in score(). Releases the GIL.");
 }
 
 }  // namespace crossrank::bindings

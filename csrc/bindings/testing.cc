@@ -15,8 +15,10 @@
 #include "kernels/layer_norm.h"
 #include "kernels/self_attention.h"
 #include "runtime/batcher.h"
+#include "runtime/engine.h"
 #include "tokenizer/bert_normalizer.h"
 #include "tokenizer/utf8.h"
+#include "tokenizer/wordpiece/wordpiece_tokenizer.h"
 
 namespace py = pybind11;
 
@@ -46,6 +48,21 @@ void register_tokenizer_parts(py::module_& testing) {
       py::arg("text"), py::kw_only(), py::arg("clean_text") = true, py::arg("handle_chinese_chars") = true,
       py::arg("strip_accents") = true, py::arg("lowercase") = true,
       "The C++ BertNormalizer alone: what tokenizers' BertNormalizer.normalize_str returns.");
+  testing.def(
+      "encode_prefix",
+      [](const WordPieceTokenizer& tokenizer, py::handle text, size_t max_tokens) {
+        const std::string s = utf8_text(text, "text");
+        bool cut = false;
+        std::vector<int32_t> ids;
+        without_gil([&] { ids = tokenizer.encode_prefix(s, max_tokens, &cut); });
+        return py::make_tuple(int_list(ids), cut);
+      },
+      py::arg("tokenizer"), py::arg("text"), py::arg("max_tokens"),
+      "(the first max_tokens ids of tokenizer.encode(text), whether it had more), tokenizing only that far.");
+  testing.def("tokenized_bytes", &tokenized_bytes,
+              "Bytes of text the C++ tokenizers have read since the process started (all threads).");
+  testing.def("window_spans", &window_spans, py::arg("tokens"), py::arg("window"), py::arg("stride"),
+              "The engine's windows over a document of this many tokens: [(begin, end)].");
 }
 
 void register_batcher(py::module_& testing) {

@@ -25,8 +25,11 @@ ScoreResult Engine::score(const std::vector<std::string>& queries, const std::ve
     if (cancel != nullptr) cancel->throw_if_requested();
     clock.tick(0, queries.size());  // Ctrl-C lands between pairs while tokenizing too
     if (i == 0 || queries[i] != queries[i - 1]) query_ids = tokenizer_->encode(queries[i]);
-    pairs.push_back(tokenizer_->build_pair(query_ids, tokenizer_->encode(docs[i]), config_.max_length,
-                                           config_.truncation));
+    // Past max(query, budget) + 1 document tokens, the pair is the same whatever follows (both
+    // truncations keep at most that many and both see that tokens were cut): stop tokenizing there.
+    const size_t needed = std::max(query_ids.size(), config_.max_length - 3) + 1;
+    pairs.push_back(tokenizer_->build_pair(query_ids, tokenizer_->encode_prefix(docs[i], needed, nullptr),
+                                           config_.max_length, config_.truncation));
   }
   return score_encoded(pairs, progress, cancel);
 }

@@ -13,6 +13,9 @@ from collections.abc import Iterable, Sequence
 TRUNCATIONS = ("only_second", "longest_first")
 ACTIVATIONS = ("sigmoid", "softmax", "none")
 PRECISIONS = ("int8", "fp32")
+# How a document longer than the model's window is scored: cut (truncate), or cut into windows whose
+# scores become the document's: the first window's (firstp), the best (maxp), their mean (meanp).
+LONG_DOCUMENTS = ("truncate", "firstp", "maxp", "meanp")
 # The largest value the engine's int32 / size_t options accept from Python.
 INT32_MAX = 2**31 - 1
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from crossrank import _native, _onnxruntime
-from crossrank._system import available_cpu_count, physical_core_count
+from crossrank._reranker_setup import cap_at_available_cpus, load_session, progress_bar
+from crossrank._system import physical_core_count
 from crossrank._validation import (
     ACTIVATIONS,
     INT32_MAX,
@@ -27,12 +27,11 @@ from crossrank._validation import (
     split_pairs,
 )
 from crossrank.bundle import Bundle, checksums_wanted
+from crossrank.long_documents import LongDocumentOptions, aggregate, check_long_options, warning_line
 from crossrank.tokenizer import Tokenizer
 
 # Pairs handed to the engine at once: bounds memory for huge inputs and paces the progress bar.
 CHUNK_PAIRS = 8192
-# Above this many pairs a progress bar shows unless show_progress says otherwise.
-PROGRESS_THRESHOLD = 10_000
 
 
 class TruncationWarning(UserWarning):
@@ -45,11 +44,17 @@ class Cancelled(Exception):
 
 @dataclass(frozen=True)
 class RankResult:
-    """One ranked document: its position in the input, its score and its text."""
+    """One ranked document: its position in the input, its score and its text.
+
+    With windows (``long_documents`` other than "truncate"): ``window`` is the index of its best
+    window and ``span`` that window's [begin, end) in the document's tokens; None otherwise.
+    """
 
     index: int
     score: float
     document: str
+    window: int | None = None
+    span: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,10 @@ class ScoreStats:
     real_tokens: int
     padded_tokens: int
     batches: int
+    windows: int = 0  # pairs the model ran: one per document, or one per window
+    truncated_documents: int = 0  # documents with tokens no score saw
+    capped_documents: int = 0  # documents cut at max_tokens_per_doc
+    max_windows_documents: int = 0  # documents with more windows than max_windows (firstp: than one)
 
     @property
     def padding_fraction(self) -> float:
@@ -118,7 +127,7 @@ class Reranker:
             raise TypeError(f"bundle must be a folder path or a crossrank.bundle.Bundle, got {type(bundle).__name__}")
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
         self._check_options(precision, max_length, truncation, activation, threads, concurrent_batches)
-        self.threads, self.concurrent_batches = _cap_at_available_cpus(self.threads, self.concurrent_batches)
+        self.threads, self.concurrent_batches = cap_at_available_cpus(self.threads, self.concurrent_batches)
         max_padded_tokens = check_int(max_padded_tokens, "max_padded_tokens", minimum=self.max_length,
                                       maximum=INT32_MAX)
         max_batch_size = self.max_batch_size = check_int(max_batch_size, "max_batch_size", minimum=1,
@@ -130,7 +139,7 @@ class Reranker:
         if verify:
             self.bundle.verify_checksums([self.bundle.tokenizer_file])
         self.tokenizer = Tokenizer.from_file(self.bundle.tokenizer_file)
-        self._session = _load_session(self.bundle, self.precision, self.threads // self.concurrent_batches, verify)
+        self._session = load_session(self.bundle, self.precision, self.threads // self.concurrent_batches, verify)
         if self.tokenizer.max_token_id is not None:
             self.bundle.check_token_ids(self.tokenizer.max_token_id, self.bundle.runtime_model_file(self.precision))
         self._engine = _native.Engine(self.tokenizer.native, self._session, self.max_length, self.truncation,
@@ -184,28 +193,68 @@ class Reranker:
             token.cancel()
         return len(tokens)
 
-    def score_pairs(self, pairs: Sequence[tuple[str, str]], *,
-                    show_progress: bool | None = None) -> np.ndarray:
+    def score_pairs(self, pairs: Sequence[tuple[str, str]], *, show_progress: bool | None = None,
+                    long_documents: str = "truncate", window: int | None = None, stride: int | None = None,
+                    max_windows: int | None = None, max_tokens_per_doc: int | None = None) -> np.ndarray:
         """Score (query, document) pairs.
 
         Returns a float32 array of scores in input order (after the bundle's activation).
         Empty strings are scored like any other text; an empty list gives an empty array.
         Pairs longer than max_length are truncated and reported (TruncationWarning, last_stats).
+
+        Args:
+            pairs: (query, document) tuples.
+            show_progress: a progress bar (default: from 10,000 pairs).
+            long_documents: "truncate" (default: the document is cut to what fits after the query);
+                or the document's token ids are cut into windows, each scored with the whole query,
+                all in one engine call, and its score is its first window's ("firstp"), its best
+                window's ("maxp") or their mean ("meanp").
+            window: document tokens per window, at most max_length - 3; default: what fits after
+                each pair's query (a longer window is shrunk to that, as is its stride).
+            stride: tokens from one window's start to the next (windows overlap by window - stride);
+                default three quarters of the window, so a passage up to a quarter window long that a
+                window boundary cuts is whole in the next window, for a third more windows than none.
+            max_windows: windows per document at most (default 16); the rest of a document is not
+                tokenized, and such documents are counted in last_stats and the warning.
+            max_tokens_per_doc: cut each document to this many tokens first (as Cohere's API does);
+                a huge text is tokenized only that far.
+
+        Raises:
+            ValueError: naming the option that is out of range (window longer than the model's
+                limit, stride longer than the window, max_windows < 1, ...).
         """
+        options = check_long_options(long_documents, window, stride, max_windows, max_tokens_per_doc,
+                                     max_length=self.max_length)
         queries, docs = split_pairs(pairs)
-        return self._score_texts(queries, docs, show_progress)
+        if options.plain:
+            return self._score_texts(queries, docs, show_progress)
+        return self._score_windows(queries, docs, options, show_progress)[0]
 
     def rank(self, query: str, documents: Sequence[str], *, top_k: int | None = None,
-             show_progress: bool | None = None) -> list[RankResult]:
-        """Score ``documents`` against ``query`` and return them best first (ties: input order)."""
+             show_progress: bool | None = None, long_documents: str = "truncate", window: int | None = None,
+             stride: int | None = None, max_windows: int | None = None,
+             max_tokens_per_doc: int | None = None) -> list[RankResult]:
+        """Score ``documents`` against ``query`` and return them best first (ties: input order).
+
+        The long-document options are :meth:`score_pairs`'; with windows each RankResult names its
+        best window (``window``, ``span``).
+        """
         check_text(query, "query")
         if isinstance(documents, (str, bytes)):
             raise TypeError("documents must be a sequence of str, not a single string")
         docs = [check_text(doc, f"document {i}") for i, doc in enumerate(documents)]
         top_k = check_positive_int(top_k, "top_k", allow_none=True)
-        scores = self._score_texts([query] * len(docs), docs, show_progress)
+        options = check_long_options(long_documents, window, stride, max_windows, max_tokens_per_doc,
+                                     max_length=self.max_length)
+        if options.plain:
+            scores = self._score_texts([query] * len(docs), docs, show_progress)
+            order = np.argsort(-scores, kind="stable")[:top_k]
+            return [RankResult(int(i), float(scores[i]), docs[i]) for i in order]
+        scores, best, spans = self._score_windows([query] * len(docs), docs, options, show_progress)
         order = np.argsort(-scores, kind="stable")[:top_k]
-        return [RankResult(int(i), float(scores[i]), docs[i]) for i in order]
+        windowed = options.mode != "truncate"
+        return [RankResult(int(i), float(scores[i]), docs[i], int(best[i]) if windowed else None,
+                           (int(spans[i][0]), int(spans[i][1])) if windowed else None) for i in order]
 
     def encode_documents(self, documents: Sequence[str]) -> list[list[int]]:
         """Token ids of each document (no special tokens), to keep at index time.
@@ -263,27 +312,56 @@ class Reranker:
 
         return self._score(len(queries), run, show_progress)
 
-    def _score(self, total: int, run, show_progress: bool | None, stacklevel: int = 4) -> np.ndarray:
-        """Feed the engine chunk by chunk; run(start, end, callback, cancel) -> (logits, stats)."""
-        logits = np.empty((total, self.bundle.num_labels), dtype=np.float32)
-        counts = np.zeros(5, dtype=np.int64)
-        progress = _progress_bar(total, show_progress)
+    def _score_windows(self, queries: list[str], docs: list[str], options: LongDocumentOptions,
+                       show_progress: bool | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(scores [docs], best window per document, its token span [docs, 2]) from the engine's windows."""
+        arguments = options.engine_arguments()
+
+        def run(start: int, end: int, callback, cancel):
+            return self._engine.score_windows(queries[start:end], docs[start:end], callback, first_index=start,
+                                              cancel=cancel, **arguments)
+
+        chunks = self._run_chunks(len(docs), run, show_progress)
+        scores, best, spans = [np.empty(0, np.float32)], [np.empty(0, np.int64)], [np.empty((0, 2), np.int64)]
+        totals: dict[str, int] = {}
+        for logits, stats, offsets, window_spans in chunks:
+            doc_scores, doc_best = aggregate(self._activate(self._checked(logits)), offsets, options.mode)
+            scores.append(doc_scores)
+            best.append(doc_best)
+            spans.append(window_spans[offsets[:-1] + doc_best])
+            for key, value in stats.items():
+                totals[key] = totals.get(key, 0) + int(value)
+        counts = [totals.get(key, 0) for key in ("truncated_pairs", "query_truncated_pairs", "real_tokens",
+                                                 "padded_tokens", "batches")]
+        windows = sum(len(chunk[0]) for chunk in chunks)
+        self._local.stats = ScoreStats(len(docs), *counts, windows, totals.get("truncated_docs", 0),
+                                       totals.get("capped_docs", 0), totals.get("max_windows_docs", 0))
+        line = warning_line(totals, len(docs), options, self.max_length) if totals else None
+        if line is not None:
+            warnings.warn(line, TruncationWarning, stacklevel=4)
+        return np.concatenate(scores), np.concatenate(best), np.concatenate(spans)
+
+    def _checked(self, logits: np.ndarray) -> np.ndarray:
+        if logits.shape[1] != self.bundle.num_labels:
+            raise ValueError(f"model returned {logits.shape[1]} labels, bundle says {self.bundle.num_labels}")
+        return logits
+
+    def _run_chunks(self, total: int, run, show_progress: bool | None) -> list:
+        """Feed the engine chunk by chunk, cancellable by :meth:`cancel`; the results of
+        run(start, end, callback, cancel), in order."""
+        progress = progress_bar(total, show_progress)
         token = _native.CancelToken()
         with self._calls_lock:
             self._calls.add(token)
+        results = []
         try:
             for start in range(0, total, CHUNK_PAIRS):
                 end = min(start + CHUNK_PAIRS, total)
                 callback = None
-                if progress is not None:
-                    callback = lambda done, _total, start=start: progress.update(start + done - progress.n)  # noqa: E731
-                chunk_logits, stats = run(start, end, callback, token)
-                if chunk_logits.shape[1] != self.bundle.num_labels:
-                    raise ValueError(f"model returned {chunk_logits.shape[1]} labels, "
-                                     f"bundle says {self.bundle.num_labels}")
-                logits[start:end] = chunk_logits
-                counts += [stats["truncated_pairs"], stats["query_truncated_pairs"], stats["real_tokens"],
-                           stats["padded_tokens"], stats["batches"]]
+                if progress is not None:  # the engine counts pairs (windows): report the chunk's share
+                    callback = lambda done, of, start=start, size=end - start: progress.update(  # noqa: E731
+                        start + done * size // max(of, 1) - progress.n)
+                results.append(run(start, end, callback, token))
         except _native.Cancelled:
             raise Cancelled("Reranker.cancel() stopped this call; the Reranker stays usable") from None
         finally:
@@ -291,7 +369,19 @@ class Reranker:
                 self._calls.discard(token)
             if progress is not None:
                 progress.close()
-        self._local.stats = ScoreStats(total, *map(int, counts))
+        return results
+
+    def _score(self, total: int, run, show_progress: bool | None, stacklevel: int = 4) -> np.ndarray:
+        """Feed the engine chunk by chunk; run(start, end, callback, cancel) -> (logits, stats)."""
+        logits = np.empty((total, self.bundle.num_labels), dtype=np.float32)
+        counts = np.zeros(5, dtype=np.int64)
+        start = 0
+        for chunk_logits, stats in self._run_chunks(total, run, show_progress):
+            logits[start:start + len(chunk_logits)] = self._checked(chunk_logits)
+            start += len(chunk_logits)
+            counts += [stats["truncated_pairs"], stats["query_truncated_pairs"], stats["real_tokens"],
+                       stats["padded_tokens"], stats["batches"]]
+        self._local.stats = ScoreStats(total, *map(int, counts), total, int(counts[0]))
         if counts[0]:
             warnings.warn(
                 f"{counts[0]} of {total} pairs were longer than max_length={self.max_length} tokens and were "
@@ -308,48 +398,3 @@ class Reranker:
             if self.activation == "sigmoid":
                 scores = 0.5 * (1.0 + np.tanh(0.5 * scores))  # = 1 / (1 + e^-x), without overflow
         return np.ascontiguousarray(scores, dtype=np.float32)
-
-
-def _load_session(bundle: Bundle, precision: str, threads: int, verify: bool):
-    """The ONNX Runtime session of BUNDLE's graph for PRECISION, its checksum verified meanwhile.
-
-    The graph is hashed on a helper thread while ONNX Runtime (GIL released) loads it, so the
-    check costs little wall time; a checksum mismatch wins over ONNX Runtime's own error.
-
-    Raises:
-        ValueError: naming the file, when it is corrupt or ONNX Runtime cannot load it.
-    """
-    path = bundle.runtime_model_file(precision)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crossrank-checksum") as pool:
-        checked = pool.submit(bundle.verify_checksums, [path] if verify else [])
-        try:
-            return _native.OnnxSession(str(path), threads)
-        except RuntimeError as error:
-            raise ValueError(f"{error} (bundle file {path}: a corrupt or unsupported graph; export the "
-                             "bundle again)") from None
-        finally:
-            checked.result()
-
-
-def _cap_at_available_cpus(threads: int, concurrent_batches: int) -> tuple[int, int]:
-    """threads and concurrent_batches clipped to the CPUs this process may use, with a warning:
-    more only adds OS threads that take turns on the same cores."""
-    cpus = available_cpu_count()
-    capped = []
-    for name, value in (("threads", threads), ("concurrent_batches", concurrent_batches)):
-        if isinstance(value, int) and value > cpus:
-            warnings.warn(f"{name}={value} is more than the {cpus} CPUs this process may use; using {cpus}",
-                          RuntimeWarning, stacklevel=3)
-            value = cpus
-        capped.append(value)
-    return capped[0], capped[1]
-
-
-def _progress_bar(total: int, show_progress: bool | None):
-    if show_progress is None:
-        show_progress = total >= PROGRESS_THRESHOLD
-    if not show_progress or total == 0:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="crossrank", unit="pair")

@@ -1,6 +1,7 @@
 #include "tokenizer/wordpiece/wordpiece_tokenizer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 
 #include "tokenizer/unicode_tables.h"
@@ -28,6 +29,31 @@ WordPieceTokenizer::Scratch& WordPieceTokenizer::scratch() {
 }
 
 namespace {
+
+std::atomic<uint64_t> g_tokenized_bytes{0};
+
+// Bytes per token encode_prefix reads ahead: English WordPiece averages ~4-5 bytes per token, so
+// one piece usually suffices and rarely overshoots by more than a few hundred tokens.
+constexpr size_t kPrefixBytesPerToken = 6;
+constexpr size_t kPrefixMinPieceBytes = 256;
+
+// Where the piece of text starting at `begin` ends: just after the first space, tab, newline or
+// carriage return at or past begin + want (the text's end when there is none). Only these four:
+// they survive clean_text as whitespace, while other ASCII whitespace (\v, \f) is a control
+// character that clean_text deletes, joining its neighbours. ASCII bytes never occur inside a
+// multi-byte UTF-8 sequence, so the cut never splits a character.
+size_t piece_end(std::string_view text, size_t begin, size_t want) {
+  if (want >= text.size() - begin) return text.size();
+  for (size_t i = begin + want; i < text.size(); ++i) {
+    const char byte = text[i];
+    if (byte == ' ' || byte == '\n' || byte == '\t' || byte == '\r') return i + 1;
+  }
+  return text.size();
+}
+
+bool has_whitespace(const std::u32string& text) {
+  return std::any_of(text.begin(), text.end(), [](char32_t c) { return unicode::is_whitespace(c); });
+}
 
 // After a huge text, give the per-thread buffers' memory back.
 template <typename T>
@@ -96,11 +122,13 @@ WordPieceTokenizer::WordPieceTokenizer(TokenizerConfig config)
       s.normalized.clear();
       normalizer_.normalize(content.data(), content.size(), s.normalized, s.nfd);
       p.text.assign(s.normalized.begin(), s.normalized.end());
+      splits_at_whitespace_ = splits_at_whitespace_ && !has_whitespace(p.text) && !has_whitespace(content);
       if (p.text.empty()) {
         throw std::invalid_argument("added token '" + token.content + "' normalizes to an empty string");
       }
       normalized_patterns_.add(std::move(p));
     } else {
+      splits_at_whitespace_ = splits_at_whitespace_ && !has_whitespace(content);
       p.text = std::move(content);
       raw_patterns_.add(std::move(p));
     }
@@ -243,6 +271,7 @@ void WordPieceTokenizer::encode_normalized(const char32_t* text, size_t n, std::
 }
 
 void WordPieceTokenizer::encode_into(std::string_view text, std::vector<int32_t>& ids, Scratch& s) const {
+  g_tokenized_bytes.fetch_add(text.size(), std::memory_order_relaxed);
   s.text.clear();
   size_t bad = 0;
   if (!utf8::decode(text, s.text, &bad)) {
@@ -279,6 +308,26 @@ std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text) const {
   s.trim();
   return ids;
 }
+
+std::vector<int32_t> WordPieceTokenizer::encode_prefix(std::string_view text, size_t max_tokens, bool* cut) const {
+  std::vector<int32_t> ids;
+  Scratch& s = scratch();
+  size_t begin = 0;
+  while (begin < text.size() && ids.size() <= max_tokens) {
+    const size_t missing = max_tokens + 1 - ids.size();  // one more than kept: tells whether it is cut
+    const size_t want = splits_at_whitespace_ ? std::max(kPrefixMinPieceBytes, missing * kPrefixBytesPerToken)
+                                              : text.size() - begin;
+    const size_t end = piece_end(text, begin, want);
+    encode_into(text.substr(begin, end - begin), ids, s);
+    begin = end;
+  }
+  s.trim();
+  if (cut != nullptr) *cut = ids.size() > max_tokens;
+  if (ids.size() > max_tokens) ids.resize(max_tokens);
+  return ids;
+}
+
+uint64_t tokenized_bytes() { return g_tokenized_bytes.load(std::memory_order_relaxed); }
 
 PairEncoding WordPieceTokenizer::build_pair(const std::vector<int32_t>& query_ids,
                                             const std::vector<int32_t>& doc_ids, size_t max_length,

@@ -56,6 +56,14 @@ class WordPieceTokenizer {
   // on invalid UTF-8.
   std::vector<int32_t> encode(std::string_view text) const;
 
+  // The first max_tokens ids of encode(text), tokenizing only as far as they need: the text is
+  // read in pieces that end after an ASCII whitespace byte (BERT tokenization never joins across
+  // whitespace, so the ids are those of the whole text), each piece sized to the tokens still
+  // missing. *cut is set to whether the text has more than max_tokens tokens. A text without
+  // whitespace, or a tokenizer whose added tokens contain whitespace, is encoded whole. Invalid
+  // UTF-8 past the cut goes unnoticed (the bindings only pass valid UTF-8).
+  std::vector<int32_t> encode_prefix(std::string_view text, size_t max_tokens, bool* cut) const;
+
   // Apply the pair template and truncation to already-tokenized sides (see build_pair in
   // tokenizer/pair_template.h).
   PairEncoding build_pair(const std::vector<int32_t>& query_ids,
@@ -115,6 +123,11 @@ class WordPieceTokenizer {
   int32_t unk_id_ = 0;
   PatternSet raw_patterns_;         // normalized=false: matched in the raw text
   PatternSet normalized_patterns_;  // normalized=true: matched in normalized pieces
+  bool splits_at_whitespace_ = true;  // no added token contains whitespace: encode_prefix may cut
 };
+
+// Bytes of text handed to encode_into since the process started, over all tokenizers and threads:
+// lets tests check that encode_prefix stopped early, independent of timing.
+uint64_t tokenized_bytes();
 
 }  // namespace crossrank

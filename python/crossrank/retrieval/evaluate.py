@@ -15,6 +15,7 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 from crossrank.beir import read_beir
 from crossrank.metrics import ndcg, recall, reciprocal_rank
-from crossrank.reranker import Reranker
+from crossrank.reranker import Reranker, TruncationWarning
 from crossrank.retrieval.base import Retriever, load_retriever, read_manifest
 from crossrank.retrieval.corpus import Corpus
 from crossrank.retrieval.dense import DenseRetriever
@@ -133,6 +134,7 @@ class _Rankings:
     stage_two_s: list[float] = field(default_factory=list)
     pool_sizes: list[int] = field(default_factory=list)
     missing: int = 0  # run entries naming documents absent from the corpus
+    truncated: int = 0  # reranked documents with tokens the reranker did not see
 
 
 def _stage_one(beir: BeirData, retriever: str | Retriever, trec_run: str | Path | None,
@@ -152,26 +154,38 @@ def _stage_one(beir: BeirData, retriever: str | Retriever, trec_run: str | Path 
 
 
 def _rank_queries(pipe: Pipeline, queries: list[tuple[str, str]], stage: _StageOne, corpus: Corpus) -> _Rankings:
-    """Run every query through PIPE: stage one from the retriever or the run, then the reranker."""
+    """Run every query through PIPE: stage one from the retriever or the run, then the reranker.
+
+    The reranker's per-call TruncationWarning is held back: its counts add up in ``truncated``.
+    """
     out = _Rankings()
-    for qid, text in queries:
-        if stage.retriever is None:
-            rows = stage.run.get(qid, [])
-            kept = [(d, s) for d, s in rows if d in corpus]
-            out.missing += len(rows) - len(kept)
-            if not kept:
-                out.stage_one[qid] = out.reranked[qid] = []
-                continue
-            hits = pipe.rerank(text, [d for d, _ in kept], [s for _, s in kept])
-        else:
-            hits = pipe.search(text)
-        out.stage_one[qid] = pipe.last_pool.ids
-        out.pool_sizes.append(len(pipe.last_pool))
-        out.stage_one_s.append(pipe.last_timings.stage_one_s)
-        if pipe.reranker is not None:
-            out.reranked[qid] = [h.id for h in hits]
-            out.stage_two_s.append(pipe.last_timings.stage_two_s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TruncationWarning)
+        for qid, text in queries:
+            _rank_query(pipe, qid, text, stage, corpus, out)
     return out
+
+
+def _rank_query(pipe: Pipeline, qid: str, text: str, stage: _StageOne, corpus: Corpus, out: _Rankings) -> None:
+    """One query of :func:`_rank_queries`: its pools, rankings, timings and truncation count into OUT."""
+    if stage.retriever is None:
+        rows = stage.run.get(qid, [])
+        kept = [(d, s) for d, s in rows if d in corpus]
+        out.missing += len(rows) - len(kept)
+        if not kept:
+            out.stage_one[qid] = out.reranked[qid] = []
+            return
+        hits = pipe.rerank(text, [d for d, _ in kept], [s for _, s in kept])
+    else:
+        hits = pipe.search(text)
+    out.stage_one[qid] = pipe.last_pool.ids
+    out.pool_sizes.append(len(pipe.last_pool))
+    out.stage_one_s.append(pipe.last_timings.stage_one_s)
+    if pipe.reranker is not None:
+        out.reranked[qid] = [h.id for h in hits]
+        out.stage_two_s.append(pipe.last_timings.stage_two_s)
+        stats = pipe.reranker.last_stats
+        out.truncated += stats.truncated_documents if stats is not None else 0
 
 
 def _median_ms(values: list[float]) -> float | None:
@@ -181,13 +195,17 @@ def _median_ms(values: list[float]) -> float | None:
 def run_eval(data: str | Path, *, retriever: str | Any = "bm25", model: str | Path | None = None, pool: int = 100,
              trec_run: str | Path | None = None, index: str | Path | None = None, split: str = "test",
              dedupe: str | None = "id", precision: str | None = None, threads: int | None = None,
-             limit: int | None = None, relevance_level: int = 1, log=print) -> dict[str, Any]:
+             limit: int | None = None, relevance_level: int = 1, log=print,
+             long_documents: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Stage one (and, with a bundle, stage two) over a BEIR folder; returns the results dict.
 
     ``retriever``: "bm25", "dense", "hybrid", or a ready Retriever over this folder's corpus.
     ``trec_run``: take stage one from a TREC run file instead of a retriever (e.g. TREC DL's
     shipped BM25 top-100). ``index``: a folder to load the stage-one index from, or to save it
-    to once built. ``limit``: evaluate the first N judged queries only.
+    to once built. ``limit``: evaluate the first N judged queries only. ``long_documents``: the
+    reranker's long-document options (``{"long_documents": "maxp", "window": ...}``, see
+    :meth:`crossrank.reranker.Reranker.score_pairs`); the documents it could not score whole are
+    reported in one line at the end, not warned per query.
     """
     beir = load_beir(data, split=split)
     queries = list(beir.queries.items())[:limit] if limit else list(beir.queries.items())
@@ -196,13 +214,16 @@ def run_eval(data: str | Path, *, retriever: str | Any = "bm25", model: str | Pa
     reranker = Reranker(model, precision=precision, threads=threads) if model is not None else None
     t0 = time.perf_counter()
     pipe = Pipeline(stage.retriever, reranker, pool_size=min(pool, len(beir.corpus)), top_k=pool, dedupe=dedupe,
-                    corpus=beir.corpus if stage.retriever is None else None)
+                    corpus=beir.corpus if stage.retriever is None else None, **(long_documents or {}))
     pretokenize_s = time.perf_counter() - t0
     log(f"{beir.name}: {len(beir.corpus)} documents, {len(queries)} judged queries; stage one {stage.name} "
         f"({stage.how} in {stage.seconds:.1f} s)" + (f"; reranker {model}" if model else ""))
     ranked = _rank_queries(pipe, queries, stage, beir.corpus)
     if ranked.missing:
         log(f"warning: {ranked.missing} run entries name documents absent from the corpus; skipped")
+    if ranked.truncated:
+        log(f"warning: {ranked.truncated} reranked documents were longer than the reranker scores "
+            f"({dict(long_documents or {}) or 'truncation'}); see --long-documents")
 
     result: dict[str, Any] = {
         "dataset": beir.name, "data": str(data), "documents": len(beir.corpus), "queries": len(queries),
@@ -219,6 +240,8 @@ def run_eval(data: str | Path, *, retriever: str | Any = "bm25", model: str | Pa
                                                           relevance_level=relevance_level)
         result["median_latency_ms"]["stage_two"] = _median_ms(ranked.stage_two_s)
         result["precision"] = reranker.precision
+        result["long_documents"] = dict(long_documents or {"long_documents": "truncate"})
+        result["truncated_documents"] = ranked.truncated
     return result
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crossrank._validation import check_positive_int, check_text
+from crossrank.long_documents import check_long_options
 from crossrank.retrieval.base import CorpusTooSmallWarning, Hit, Retriever
 from crossrank.retrieval.corpus import Corpus, DocId
 from crossrank.retrieval.pool import DEDUPE_MODES, CandidatePool, TokenStore, build_pool, text_keys
@@ -41,11 +42,17 @@ class Pipeline:
             then only tokenizes itself); scores are identical to the plain path.
         tokens: a ready :class:`TokenStore` (e.g. loaded from disk) instead of building one.
         corpus: the documents, when there is no retriever.
+        long_documents: how the reranker scores documents longer than its window, with
+            ``window``, ``stride``, ``max_windows``, ``max_tokens_per_doc``: the options of
+            :meth:`crossrank.reranker.Reranker.score_pairs`. Other than plain truncation, pools are
+            scored from their texts (the engine windows them), so ``pretokenize`` is not used.
     """
 
     def __init__(self, retriever: Retriever | None, reranker=None, *, pool_size: int = 100, top_k: int = 10,
                  dedupe: str | None = "id", pretokenize: bool = True, tokens: TokenStore | None = None,
-                 corpus: Corpus | None = None) -> None:
+                 corpus: Corpus | None = None, long_documents: str = "truncate", window: int | None = None,
+                 stride: int | None = None, max_windows: int | None = None,
+                 max_tokens_per_doc: int | None = None) -> None:
         if retriever is None and corpus is None:
             raise ValueError("give a retriever, or the corpus of the candidates you will rerank")
         self.retriever = retriever
@@ -63,6 +70,11 @@ class Pipeline:
         self.top_k = top_k
         self.dedupe = dedupe
         self.reranker = reranker
+        self.long_documents = {"long_documents": long_documents, "window": window, "stride": stride,
+                               "max_windows": max_windows, "max_tokens_per_doc": max_tokens_per_doc}
+        windowed = not check_long_options(**self.long_documents, max_length=reranker.max_length if reranker
+                                          else 512).plain
+        pretokenize = pretokenize and not windowed
         self._keys = text_keys(self.corpus.texts) if dedupe == "text" else None
         self.tokens = tokens
         if tokens is not None:
@@ -97,9 +109,10 @@ class Pipeline:
             raise ValueError("this pipeline has no reranker")
         if len(pool) == 0:
             return np.empty(0, dtype=np.float32)
-        if self.tokens is not None:
+        if self.tokens is not None and self.long_documents["long_documents"] == "truncate" and \
+                self.long_documents["max_tokens_per_doc"] is None:
             return self.reranker.score_token_ids(query, self.tokens.get(pool.indices))
-        return self.reranker.score_pairs([(query, self.corpus.texts[i]) for i in pool.indices])
+        return self.reranker.score_pairs([(query, self.corpus.texts[i]) for i in pool.indices], **self.long_documents)
 
     def search(self, query: str, *, top_k: int | None = None, pool_size: int | None = None) -> list[Hit]:
         """The best ``top_k`` hits for ``query``: reranked pool, or stage one's order without a reranker.
