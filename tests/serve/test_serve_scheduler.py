@@ -12,6 +12,7 @@ import pytest
 
 from crossrank.reranker import Reranker
 from crossrank.serve.errors import ApiError
+from crossrank.serve import scheduler as scheduler_module
 from crossrank.serve.scheduler import Job, QueueFull, RequestTooLarge, Scheduler, SchedulerClosed
 from crossrank.serve.service import RerankService
 from crossrank.serve.settings import ServeSettings
@@ -69,8 +70,8 @@ def test_a_small_request_finishes_before_a_large_one_that_arrived_first():
 
 
 def test_a_small_request_is_not_slowed_by_how_many_large_ones_are_in_flight():
-    """Least attained service: a newcomer has had no service, so all its pairs go into the next
-    micro-batch, however many large requests share the queue (round-robin gave it 1/(N+1))."""
+    """A newcomer of a smaller size class has all its pairs in the next micro-batch, however many
+    large requests share the queue (round-robin gave it 1/(N+1))."""
     engine = FakeEngine(seconds_per_pair=0.001)
     s = scheduler(engine, batch_pairs=8, quantum_tokens=40)
     try:
@@ -85,20 +86,39 @@ def test_a_small_request_is_not_slowed_by_how_many_large_ones_are_in_flight():
     assert [q for q, _ in first] == [2000] * 8
 
 
-def test_round_robin_gives_each_request_its_quantum_of_tokens():
+def test_smaller_requests_go_first_and_equals_go_in_arrival_order():
     gate = threading.Event()
     engine = FakeEngine(0.0, gate)
     s = scheduler(engine, batch_pairs=8, quantum_tokens=20)  # 2 pairs of 10 tokens per turn
     try:
         blocker = s.submit(job(1, 1))  # holds the worker until the gate opens
         time.sleep(0.05)
-        futures = [s.submit(job(q, 6)) for q in (10, 20, 30)]
+        futures = [s.submit(job(q, n)) for q, n in ((10, 6), (20, 2), (30, 6))]
         gate.set()
         for f in [blocker, *futures]:
             f.result(WAIT_S)
     finally:
         s.close(WAIT_S)
-    assert [q for q, _ in engine.batches[1]] == [10, 10, 20, 20, 30, 30, 10, 10]
+    assert [q for q, _ in engine.batches[1]] == [20, 20, 10, 10, 10, 10, 10, 10]
+    assert [q for q, _ in engine.batches[2]] == [30] * 6
+
+
+def test_aging_keeps_a_stream_of_small_requests_from_starving_a_large_one(monkeypatch):
+    monkeypatch.setattr(scheduler_module, "AGING_S", 0.05)
+    engine = FakeEngine(seconds_per_pair=0.002)
+    s = scheduler(engine, batch_pairs=4, quantum_tokens=40)
+    try:
+        large = s.submit(job(1000, 40))
+        stream_end = time.perf_counter() + 1.5
+        small = []
+        while time.perf_counter() < stream_end and not large.done():
+            small.append(s.submit(job(2000 + len(small), 4)))  # always one class below the large one
+            time.sleep(0.004)
+        assert large.done(), "the large request waited for the whole stream of small ones"
+        for f in small:
+            f.result(WAIT_S)
+    finally:
+        s.close(WAIT_S)
 
 
 def test_the_token_bound_refuses_with_retry_after_and_a_request_larger_than_the_bound_is_too_large():

@@ -1,15 +1,19 @@
 """The one queue: every request's pairs, bounded in tokens, served by one worker thread.
 
-Policy: least attained service, in quanta of tokens. Each waiting request is a :class:`Job`; a
-micro-batch of up to ``batch_pairs`` pairs is filled turn by turn, each turn going to the job that
-has had the fewest tokens scored so far (ties: the earlier arrival), which puts up to
-``quantum_tokens`` of its pairs in (at least one pair). Among equals this is round-robin; a request
-that arrives while large ones run has had no service, so its pairs go into the very next
-micro-batch, ahead of theirs, until it has had as much as they have: a 10-document request is
-not slowed by how many 100-document requests are in flight (with plain round-robin, each turn it
-got 1/(N+1) of a micro-batch, and its latency grew with N). Long documents buy no extra share:
-service is counted in tokens. A stream of small requests could delay a large one, but never past
-the queue's token bound, which sends 429s first.
+Policy: smaller requests first by size class, first come first served within a class, with aging.
+A request's class is the bit length of its tokens (each class holds requests up to twice as large
+as the one below); waiting ``AGING_S`` seconds moves a request up one class. A micro-batch of up to
+``batch_pairs`` pairs is filled turn by turn, each turn going to the first request of the best
+class, which puts up to ``quantum_tokens`` of its pairs in (at least one pair). So a 10-document
+request that arrives while 100-document ones run goes into the very next micro-batch; requests of
+about the same size are served in arrival order, which keeps a busy server's latencies close to
+their mean; and aging bounds how long a stream of smaller requests can hold a large one back.
+
+Measured with ``crossrank bench-serve`` (README, "Serving speed"), 2 cores: deficit round-robin gave
+a newcomer 1/(N+1) of each micro-batch (pool-10 p99 5.8-7.5x its unloaded latency under 2-4
+pool-100 clients); least attained service fixed that (2.9x under 16) but kept preempting old
+requests for new ones (p99 14.5 s at 16 clients of pool 100, where the mean is ~4.8 s); shortest
+remaining work first starved the largest of the pool-100 requests (p99 17.3 s).
 
 The worker calls the engine (which releases the GIL) and hands each finished job's logits back
 through a ``concurrent.futures.Future`` (asyncio handlers await it with ``asyncio.wrap_future``,
@@ -26,6 +30,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
 import numpy as np
+
+# Seconds of waiting that move a request up one size class: a request twice as large as those that
+# keep arriving waits at most about this long behind them.
+AGING_S = 2.0
 
 RunBatch = Callable[[list[Sequence[int]], list[Sequence[int]]], np.ndarray]
 
@@ -62,7 +70,7 @@ class Job:
         self.next = 0  # first pair not yet handed to the engine
         self.end = len(doc_ids)  # pairs that will run: all, or those already handed over when cancelled
         self.done = 0  # pairs scored
-        self.attained = 0  # tokens handed to the engine so far: the scheduler serves the least first
+        self.size_class = self.total_tokens.bit_length()  # twice the tokens: the next class
         self.arrival = 0  # submission order, set by the scheduler: the tie-break
         self.cancelled = False
         self.enqueued_at = time.perf_counter()
@@ -191,10 +199,11 @@ class Scheduler:
         return max(1, min(60, math.ceil(excess / rate)))
 
     def _take(self) -> list[tuple[Job, int]]:
-        """A micro-batch, turn by turn to the waiting job with the least attained service (under the lock)."""
+        """A micro-batch, turn by turn to the first job of the best size class (under the lock)."""
         batch: list[tuple[Job, int]] = []
         while self._waiting and len(batch) < self.batch_pairs:
-            job = min(self._waiting, key=lambda j: (j.attained, j.arrival))
+            now = time.perf_counter()
+            job = min(self._waiting, key=lambda j: (j.size_class - int((now - j.enqueued_at) / AGING_S), j.arrival))
             if job.started_at is None:
                 job.started_at = time.perf_counter()
             budget = self.quantum_tokens
@@ -203,7 +212,6 @@ class Scheduler:
                 if tokens > budget and budget < self.quantum_tokens:
                     break  # the turn is spent; the first pair of a turn always goes in
                 budget -= tokens
-                job.attained += tokens
                 batch.append((job, job.next))
                 job.next += 1
             if job.next >= job.end:
