@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import crossrank
 from crossrank.benchmark.load import COHERE, INFINITY, Target
 from crossrank.benchmark.peers import PeerUnavailable, _cache_dir, hf_folder
 from crossrank.bundle import Bundle
@@ -87,7 +86,7 @@ class ServerProcess:
 
 def _child_env(**extra: str) -> dict:
     """This environment with this crossrank's source folder first on PYTHONPATH (runs from a checkout too)."""
-    source = str(Path(crossrank.__file__).resolve().parents[1])
+    source = str(Path(__file__).resolve().parents[2])  # the folder that holds the crossrank package
     path = os.pathsep.join([source, *filter(None, [os.environ.get("PYTHONPATH")])])
     return dict(os.environ, PYTHONPATH=path, **extra)
 
