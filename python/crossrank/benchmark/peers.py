@@ -34,7 +34,7 @@ class PeerUnavailable(RuntimeError):
     """The peer's package is installed but it cannot run this bundle here (the message says why)."""
 
 
-def _cache_dir(bundle: Bundle) -> Path:
+def peer_cache_dir(bundle: Bundle) -> Path:
     """Where the peers keep what they write for BUNDLE: one folder per bundle name and checksum."""
     checksum = (bundle.manifest.get("checksums_sha256") or {}).get(bundle.model_file("fp32").name, "")
     return bench_peers_dir() / f"{bundle.path.name}-{checksum[:12] or 'unversioned'}"
@@ -48,7 +48,7 @@ def hf_folder(bundle: Bundle) -> Path:
     """
     source = str((bundle.manifest.get("source") or {}).get("model", ""))
     if source == DEFAULT_SOURCE_NAME:
-        folder = _cache_dir(bundle) / "hf"
+        folder = peer_cache_dir(bundle) / "hf"
         if not (folder / "config.json").is_file():
             save_seeded_model(folder)  # needs torch + transformers, as the peer itself does
         return folder
@@ -81,7 +81,7 @@ def st_onnx_int8_engine(bundle: Bundle, threads: int) -> Engine:
     from sentence_transformers import CrossEncoder
     from sentence_transformers.backend import export_dynamic_quantized_onnx_model
 
-    folder = _cache_dir(bundle) / "st-onnx"
+    folder = peer_cache_dir(bundle) / "st-onnx"
     quantized = "onnx/model_qint8_avx512_vnni.onnx"
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -115,7 +115,7 @@ def _st_score(model) -> Engine:
 def _plain_onnx_folder(bundle: Bundle, name: str) -> Path:
     """A folder with the bundle's int8 graph and tokenizer plus the small JSON files FlashRank and
     FastEmbed read (pad token, length limit), written from what the bundle knows."""
-    folder = _cache_dir(bundle) / name
+    folder = peer_cache_dir(bundle) / name
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(bundle.model_file("int8"), folder / "model.onnx")
     shutil.copyfile(bundle.tokenizer_file, folder / "tokenizer.json")
@@ -137,7 +137,7 @@ def flashrank_engine(bundle: Bundle, threads: int) -> Engine:
     from flashrank import Config, Ranker, RerankRequest
 
     name = "crossrank-bench"
-    cache = _cache_dir(bundle) / "flashrank"
+    cache = peer_cache_dir(bundle) / "flashrank"
     _plain_onnx_folder(bundle, f"flashrank/{name}")
     Config.model_file_map[name] = "model.onnx"
     ranker = Ranker(model_name=name, cache_dir=str(cache), max_length=bundle.max_length, log_level="WARNING")

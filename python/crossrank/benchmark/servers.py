@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from crossrank.benchmark.load import COHERE, INFINITY, Target
-from crossrank.benchmark.peers import PeerUnavailable, _cache_dir, hf_folder
+from crossrank.benchmark.peers import PeerUnavailable, peer_cache_dir, hf_folder
 from crossrank.bundle import Bundle
 
 START_TIMEOUT_S = 600.0
@@ -104,7 +104,7 @@ def start_crossrank(bundle: Path, threads: int | None, extra_args: list[str] | N
 def infinity_folder(bundle: Bundle) -> Path:
     """The folder Infinity serves: the bundle's HF config and tokenizer plus its int8 graph."""
     source = hf_folder(bundle)
-    folder = _cache_dir(bundle) / "infinity"
+    folder = peer_cache_dir(bundle) / "infinity"
     folder.mkdir(parents=True, exist_ok=True)
     for name in HF_FILES:
         if (source / name).is_file():

@@ -40,7 +40,8 @@ def add_parser(commands) -> argparse.ArgumentParser:
     p = commands.add_parser(
         "serve", help="serve a bundle over HTTP (Cohere v1/v2, Jina and TEI rerank APIs)",
         description="A rerank server: POST /v1/rerank, /v2/rerank (Cohere, Jina) and /rerank (TEI); GET /health, "
-                    "/info, /metrics, /docs. One queue bounded in tokens, served round-robin across requests. "
+                    "/info, /metrics, /docs. One queue bounded in tokens; smaller requests first by size "
+                    "class, equal ones in arrival order. "
                     "SIGTERM drains: in-flight requests finish, new ones get 503, then exit 0.")
     p.add_argument("bundle", type=Path, nargs="?", default=None,
                    help="bundle folder; default: the embedded default model (built on first use)")
