@@ -107,12 +107,17 @@ BpeModel::BpeModel(BpeModelConfig config)
     byte_ids_[kOnly][b] = find(symbol + suffix);
     byte_ids_[kLast][b] = find(prefix + symbol + suffix);
     for (const auto& ids : byte_ids_) {
-      if (ids[b] >= 0 || !occurs_in_utf8(b) || unk_id_ >= 0) continue;
+      if (ids[b] >= 0 || !occurs_in_utf8(b)) continue;
+      const std::string hex = {"0123456789ABCDEF"[b >> 4], "0123456789ABCDEF"[b & 15]};
+      if (config.byte_fallback) {
+        throw std::invalid_argument("byte_fallback is set and the vocab has no symbol for byte 0x" + hex +
+                                    ": not supported (no byte-level vocabulary has <0xNN> tokens)");
+      }
+      if (unk_id_ >= 0) continue;
       throw std::invalid_argument(
-          "the vocab has no symbol for byte 0x" + std::string(1, "0123456789ABCDEF"[b >> 4]) +
-          std::string(1, "0123456789ABCDEF"[b & 15]) +
+          "the vocab has no symbol for byte 0x" + hex +
           (config.unk_token ? " and its unk token '" + *config.unk_token + "' is not in the vocab"
-                            : " and there is no unk token (tokenizers would drop it silently)"));
+                            : " and there is no unk token (tokenizers would drop the byte silently)"));
     }
   }
   // Merges: (left, right) -> (rank, id of left + right without the right's prefix).

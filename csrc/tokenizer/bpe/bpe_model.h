@@ -26,6 +26,9 @@ struct BpeModelConfig {
   std::string continuing_subword_prefix;  // "" = none
   std::string end_of_word_suffix;         // "" = none
   bool fuse_unk = false;
+  // Only where every byte has its symbol (then it never applies): tokenizers would spell a missing
+  // symbol's UTF-8 bytes as <0xNN> tokens, which no byte-level vocabulary has.
+  bool byte_fallback = false;
   bool ignore_merges = false;
 };
 
@@ -33,7 +36,8 @@ class BpeModel {
  public:
   // Throws std::invalid_argument naming the culprit: an invalid id, a merge whose parts or result
   // are not in the vocab, an unk token not in the vocab, or a byte of UTF-8 text that has no
-  // symbol in the vocab while there is no unk token (tokenizers would drop it silently).
+  // symbol in the vocab while there is no unk token (tokenizers would drop it silently) or
+  // byte_fallback is set.
   explicit BpeModel(BpeModelConfig config);
 
   // Appends the ids of one piece of raw (not byte-mapped) bytes; `piece` is not empty.

@@ -1,0 +1,160 @@
+#include "tokenizer/bpe/bpe_tokenizer.h"
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "tokenizer/bpe/gpt2_split.h"
+#include "tokenizer/bpe/nfc.h"
+#include "tokenizer/utf8.h"
+
+namespace crossrank {
+
+struct ByteLevelBpeTokenizer::Scratch {
+  std::vector<char32_t> text;        // decoded input
+  std::vector<char32_t> normalized;  // NFC of one piece
+  std::vector<char32_t> nfc;         // NFC's scratch
+  std::vector<char32_t> prefixed;    // a piece with the prefix space
+  std::vector<TextSegment> raw_segments;
+  std::vector<TextSegment> normalized_segments;
+  std::string piece;                 // UTF-8 bytes of one pre-tokenized piece
+
+  // After a huge text, give the buffers' memory back.
+  void trim() {
+    constexpr size_t kKeep = size_t{1} << 20;
+    for (auto* v : {&text, &normalized, &nfc, &prefixed}) {
+      if (v->capacity() > kKeep) std::vector<char32_t>().swap(*v);
+    }
+  }
+};
+
+namespace {
+
+std::u32string decode_or_throw(std::string_view text, const std::string& what) {
+  std::vector<char32_t> cps;
+  size_t bad = 0;
+  if (!utf8::decode(text, cps, &bad)) {
+    throw std::invalid_argument(what + " is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+  }
+  return std::u32string(cps.begin(), cps.end());
+}
+
+ByteLevelBpeTokenizer::Scratch& scratch() {
+  thread_local ByteLevelBpeTokenizer::Scratch s;
+  return s;
+}
+
+}  // namespace
+
+ByteLevelBpeTokenizer::ByteLevelBpeTokenizer(ByteLevelBpeConfig config, PairTemplate pair_template)
+    : PairTokenizer(std::move(pair_template)),
+      model_(std::move(config.model)),
+      nfc_(config.nfc),
+      add_prefix_space_(config.add_prefix_space),
+      use_regex_(config.use_regex) {
+  std::vector<char32_t> scratch_buffer;
+  for (const AddedToken& token : config.added_tokens) {
+    const std::string what = "added token '" + token.content + "'";
+    if (token.content.empty()) throw std::invalid_argument("added token with empty content");
+    if (token.id < 0) throw std::invalid_argument(what + " has a negative id");
+    std::u32string content = decode_or_throw(token.content, what);
+    if (!token.normalized) {
+      raw_patterns_.add(std::move(content), token.id, token.lstrip, token.rstrip, token.single_word);
+      continue;
+    }
+    // tokenizers matches normalized=true tokens by their normalized content.
+    std::vector<char32_t> normalized;
+    if (nfc_) {
+      bpe::nfc(content.data(), content.size(), normalized, scratch_buffer);
+      content.assign(normalized.begin(), normalized.end());
+    }
+    normalized_patterns_.add(std::move(content), token.id, token.lstrip, token.rstrip, token.single_word);
+  }
+}
+
+void ByteLevelBpeTokenizer::encode_pieces(const char32_t* text, size_t n, std::vector<int32_t>& ids, size_t limit,
+                                          Scratch& s) const {
+  if (n == 0) return;
+  if (add_prefix_space_ && text[0] != U' ') {
+    s.prefixed.assign(1, U' ');
+    s.prefixed.insert(s.prefixed.end(), text, text + n);
+    text = s.prefixed.data();
+    n = s.prefixed.size();
+  }
+  size_t begin = 0;
+  while (begin < n && ids.size() <= limit) {
+    const size_t end = use_regex_ ? bpe::gpt2_piece_end(text, n, begin) : n;
+    s.piece.clear();
+    for (size_t i = begin; i < end; ++i) utf8::append(s.piece, text[i]);
+    model_.encode_piece(s.piece, ids);
+    begin = end;
+  }
+}
+
+void ByteLevelBpeTokenizer::encode_normalized(const char32_t* text, size_t n, std::vector<int32_t>& ids,
+                                              size_t limit, Scratch& s) const {
+  if (nfc_) {
+    s.normalized.clear();
+    bpe::nfc(text, n, s.normalized, s.nfc);
+    text = s.normalized.data();
+    n = s.normalized.size();
+  }
+  if (normalized_patterns_.empty()) {
+    encode_pieces(text, n, ids, limit, s);
+    return;
+  }
+  normalized_patterns_.find(text, n, s.normalized_segments);
+  for (const TextSegment& seg : s.normalized_segments) {
+    if (ids.size() > limit) return;
+    if (seg.id >= 0) {
+      ids.push_back(seg.id);
+    } else {
+      encode_pieces(text + seg.begin, seg.end - seg.begin, ids, limit, s);
+    }
+  }
+}
+
+void ByteLevelBpeTokenizer::encode_into(std::string_view text, std::vector<int32_t>& ids, size_t limit,
+                                        Scratch& s) const {
+  s.text.clear();
+  size_t bad = 0;
+  if (!utf8::decode(text, s.text, &bad)) {
+    throw std::invalid_argument("text is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+  }
+  const char32_t* cps = s.text.data();
+  const size_t n = s.text.size();
+  if (n == 0) return;
+  if (raw_patterns_.empty()) {
+    encode_normalized(cps, n, ids, limit, s);
+    return;
+  }
+  raw_patterns_.find(cps, n, s.raw_segments);
+  for (const TextSegment& seg : s.raw_segments) {
+    if (ids.size() > limit) return;
+    if (seg.id >= 0) {
+      ids.push_back(seg.id);
+    } else {
+      encode_normalized(cps + seg.begin, seg.end - seg.begin, ids, limit, s);
+    }
+  }
+}
+
+std::vector<int32_t> ByteLevelBpeTokenizer::encode(std::string_view text) const {
+  std::vector<int32_t> ids;
+  Scratch& s = scratch();
+  encode_into(text, ids, SIZE_MAX - 1, s);
+  s.trim();
+  return ids;
+}
+
+std::vector<int32_t> ByteLevelBpeTokenizer::encode_prefix(std::string_view text, size_t max_tokens, bool* cut) const {
+  std::vector<int32_t> ids;
+  Scratch& s = scratch();
+  encode_into(text, ids, max_tokens, s);
+  s.trim();
+  if (cut != nullptr) *cut = ids.size() > max_tokens;
+  if (ids.size() > max_tokens) ids.resize(max_tokens);
+  return ids;
+}
+
+}  // namespace crossrank
