@@ -52,6 +52,20 @@ def _added(content: str, id_: int, *, special: bool, normalized: bool, lstrip: b
             "normalized": normalized, "special": special}
 
 
+def bert_template(cls_id: int, sep_id: int) -> dict:
+    """ModernBERT's post_processor: TemplateProcessing [CLS] $A [SEP] $B:1 [SEP]:1."""
+    return {
+        "type": "TemplateProcessing",
+        "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                   {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
+        "pair": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                 {"SpecialToken": {"id": "[SEP]", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}},
+                 {"SpecialToken": {"id": "[SEP]", "type_id": 1}}],
+        "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [cls_id], "tokens": ["[CLS]"]},
+                           "[SEP]": {"id": "[SEP]", "ids": [sep_id], "tokens": ["[SEP]"]}},
+    }
+
+
 def modernbert_like(base: dict, normalizer: str | None = "NFC") -> dict:
     """ModernBERT's tokenizer.json structure around a trained byte-level BPE: the PII and padding
     tokens, the runs of spaces as added tokens, [UNK] [CLS] [SEP] [PAD] [MASK] (lstrip), unused
@@ -76,15 +90,7 @@ def modernbert_like(base: dict, normalizer: str | None = "NFC") -> dict:
     config["normalizer"] = {"type": normalizer} if normalizer else None
     config["pre_tokenizer"] = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
                                "use_regex": True}
-    config["post_processor"] = {
-        "type": "TemplateProcessing",
-        "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                   {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
-        "pair": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                 {"SpecialToken": {"id": "[SEP]", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}},
-                 {"SpecialToken": {"id": "[SEP]", "type_id": 1}}],
-        "special_tokens": {name: {"id": name, "ids": [ids[name]], "tokens": [name]} for name in ("[CLS]", "[SEP]")},
-    }
+    config["post_processor"] = bert_template(ids["[CLS]"], ids["[SEP]"])
     return config
 
 
@@ -215,8 +221,5 @@ def tiny_bpe(vocab: list[str], merges: list[tuple[str, str]], **model) -> dict:
     n = len(full)
     config["added_tokens"] = [_added("[CLS]", n, special=True, normalized=False),
                               _added("[SEP]", n + 1, special=True, normalized=False)]
-    config["post_processor"] = modernbert_like({"model": {"vocab": {}}})["post_processor"]
-    config["post_processor"]["special_tokens"] = {
-        "[CLS]": {"id": "[CLS]", "ids": [n], "tokens": ["[CLS]"]},
-        "[SEP]": {"id": "[SEP]", "ids": [n + 1], "tokens": ["[SEP]"]}}
+    config["post_processor"] = bert_template(n, n + 1)
     return config

@@ -98,9 +98,11 @@ def test_prefix_and_suffix(tmp_path, pairs):
     from tokenizers import Tokenizer as HfTokenizer
     from tokenizers import models, pre_tokenizers, trainers
 
-    tok = HfTokenizer(models.BPE(continuing_subword_prefix="##", end_of_word_suffix="</w>"))
+    # The prefixed / suffixed forms of unseen bytes are not in the vocab: they need an unk token.
+    tok = HfTokenizer(models.BPE(unk_token="[UNK]", continuing_subword_prefix="##", end_of_word_suffix="</w>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     trainer = trainers.BpeTrainer(vocab_size=3000, show_progress=False, continuing_subword_prefix="##",
+                                  special_tokens=["[UNK]"],
                                   end_of_word_suffix="</w>", initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(training_corpus(), trainer=trainer)
     ours, hf = _both(tmp_path, "affixes", modernbert_like(json.loads(tok.to_str())))

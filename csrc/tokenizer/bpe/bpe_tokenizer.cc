@@ -1,5 +1,6 @@
 #include "tokenizer/bpe/bpe_tokenizer.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -39,12 +40,12 @@ std::u32string decode_or_throw(std::string_view text, const std::string& what) {
   return std::u32string(cps.begin(), cps.end());
 }
 
-ByteLevelBpeTokenizer::Scratch& scratch() {
-  thread_local ByteLevelBpeTokenizer::Scratch s;
+}  // namespace
+
+ByteLevelBpeTokenizer::Scratch& ByteLevelBpeTokenizer::scratch() {
+  thread_local Scratch s;
   return s;
 }
-
-}  // namespace
 
 ByteLevelBpeTokenizer::ByteLevelBpeTokenizer(ByteLevelBpeConfig config, PairTemplate pair_template)
     : PairTokenizer(std::move(pair_template)),
@@ -58,6 +59,7 @@ ByteLevelBpeTokenizer::ByteLevelBpeTokenizer(ByteLevelBpeConfig config, PairTemp
     if (token.content.empty()) throw std::invalid_argument("added token with empty content");
     if (token.id < 0) throw std::invalid_argument(what + " has a negative id");
     std::u32string content = decode_or_throw(token.content, what);
+    added_id_limit_ = std::max(added_id_limit_, token.id + 1);
     if (!token.normalized) {
       raw_patterns_.add(std::move(content), token.id, token.lstrip, token.rstrip, token.single_word);
       continue;
@@ -70,6 +72,10 @@ ByteLevelBpeTokenizer::ByteLevelBpeTokenizer(ByteLevelBpeConfig config, PairTemp
     }
     normalized_patterns_.add(std::move(content), token.id, token.lstrip, token.rstrip, token.single_word);
   }
+}
+
+int32_t ByteLevelBpeTokenizer::id_limit() const {
+  return std::max(PairTokenizer::id_limit(), added_id_limit_);
 }
 
 void ByteLevelBpeTokenizer::encode_pieces(const char32_t* text, size_t n, std::vector<int32_t>& ids, size_t limit,

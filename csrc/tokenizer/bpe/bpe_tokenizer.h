@@ -39,10 +39,14 @@ class ByteLevelBpeTokenizer : public PairTokenizer {
   // pieces', so those are the first ids of the whole text.
   std::vector<int32_t> encode_prefix(std::string_view text, size_t max_tokens, bool* cut) const override;
 
-  size_t vocab_size() const override { return model_.vocab_size(); }
+  // One past the largest id of model.vocab (tokenizers' vocab size for a vocab without gaps).
+  size_t vocab_size() const override { return static_cast<size_t>(model_.max_id()) + 1; }
+  int32_t id_limit() const override;
 
  private:
   struct Scratch;  // per-thread reusable buffers (bpe_tokenizer.cc)
+
+  static Scratch& scratch();
 
   // Appends the ids of text until more than `limit` are there.
   void encode_into(std::string_view text, std::vector<int32_t>& ids, size_t limit, Scratch& s) const;
@@ -55,6 +59,7 @@ class ByteLevelBpeTokenizer : public PairTokenizer {
   bool use_regex_;
   AddedTokenPatterns raw_patterns_;         // normalized=false: matched in the raw text
   AddedTokenPatterns normalized_patterns_;  // normalized=true: matched in each normalized piece
+  int32_t added_id_limit_ = 0;              // one past the largest added token id
 };
 
 }  // namespace crossrank
