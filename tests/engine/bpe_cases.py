@@ -127,66 +127,6 @@ def varied_pairs(seed: int, count: int, doc_pieces=(0, 3, 30, 110)) -> list[tupl
     return out
 
 
-# --------------------------------------------------------------------------------------------
-# Reference: Hugging Face `tokenizers`, for any pair template (special tokens counted per file).
-# --------------------------------------------------------------------------------------------
-
-
-def hf_from_file(path: str):
-    tok = tokenizers.Tokenizer.from_file(path)
-    tok.no_padding()
-    tok.no_truncation()
-    return tok
-
-
-def hf_expected(hf, pairs, max_length: int, strategy: str):
-    """HF's (ids, type_ids, truncated, query_truncated) per pair; for only_second, pairs HF rejects
-    ("second sequence not long enough") use HF's longest_first (crossrank's documented fallback)."""
-    hf.no_truncation()
-    specials = hf.num_special_tokens_to_add(is_pair=True)
-    budget = max_length - specials
-    q_len = [len(e.ids) for e in hf.encode_batch([q for q, _ in pairs], add_special_tokens=False)]
-    d_len = [len(e.ids) for e in hf.encode_batch([d for _, d in pairs], add_special_tokens=False)]
-    groups: dict[str, list[int]] = {"only_second": [], "longest_first": []}
-    for i in range(len(pairs)):
-        total = q_len[i] + d_len[i]
-        fallback = strategy == "only_second" and total > budget and d_len[i] <= total - budget
-        groups["longest_first" if fallback else strategy].append(i)
-    out: list = [None] * len(pairs)
-    for strat, idx in groups.items():
-        if not idx:
-            continue
-        hf.enable_truncation(max_length, strategy=strat)
-        for i, enc in zip(idx, hf.encode_batch([pairs[i] for i in idx])):
-            kept_q = enc.sequence_ids.count(0)
-            out[i] = (enc.ids, enc.type_ids, q_len[i] + d_len[i] > budget, kept_q < q_len[i])
-    hf.no_truncation()
-    return out
-
-
-def assert_pairs_match(ours, hf, pairs, max_length: int, strategy: str) -> int:
-    expected = hf_expected(hf, pairs, max_length, strategy)
-    got = ours.encode_pairs(pairs, max_length=max_length, truncation=strategy)
-    bad = [i for i, (g, e) in enumerate(zip(got, expected))
-           if (g.ids, g.type_ids, g.truncated, g.query_truncated) != e]
-    if bad:
-        i = bad[0]
-        pytest.fail(f"{len(bad)} of {len(pairs)} pairs differ (max_length={max_length}, {strategy}); "
-                    f"first: {pairs[i]!r}\n ours: {got[i]!r}\n hf:   {expected[i]!r}")
-    return len(pairs)
-
-
-def assert_texts_match(ours, hf, texts) -> int:
-    hf.no_truncation()
-    expected = [e.ids for e in hf.encode_batch(list(texts), add_special_tokens=False)]
-    bad = [i for i, (text, exp) in enumerate(zip(texts, expected)) if ours.encode(text) != exp]
-    if bad:
-        i = bad[0]
-        pytest.fail(f"{len(bad)} of {len(texts)} texts differ; first: {texts[i]!r}\n"
-                    f" ours: {ours.encode(texts[i])}\n hf:   {expected[i]}")
-    return len(texts)
-
-
 def roberta_like(base: dict, add_prefix_space: bool = False) -> dict:
     """RoBERTa's / GPT-2's structure: no normalizer, ByteLevel, <s> A </s></s> B </s> (RobertaProcessing)."""
     config = copy.deepcopy(base)

@@ -9,9 +9,6 @@ import json
 import pytest
 from bpe_cases import (
     REGEX_CASES,
-    assert_pairs_match,
-    assert_texts_match,
-    hf_from_file,
     modernbert_like,
     roberta_like,
     tiny_bpe,
@@ -20,7 +17,7 @@ from bpe_cases import (
     varied_pairs,
     write_json,
 )
-from tokenizer_cases import STRATEGIES
+from tokenizer_cases import STRATEGIES, assert_pairs_match, assert_texts_match, hf_from_file
 
 from crossrank.tokenizer import Tokenizer
 
@@ -137,3 +134,16 @@ def test_two_tokenizers_on_one_thread_do_not_share_cached_words(tmp_path, base_b
     for _ in range(3):
         a, b = big.encode("hello world"), tiny.encode("hello world")
         assert b == tiny_hf.encode("hello world", add_special_tokens=False).ids and a != b
+
+
+def test_threads_share_one_tokenizer(tmp_path, base_bpe, pairs):
+    """The engine calls one tokenizer from several threads (GIL released): per-thread buffers and caches."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ours, _ = _both(tmp_path, "threads", modernbert_like(base_bpe))
+    expected = ours.encode_pairs(pairs, max_length=64)
+    chunks = [pairs[i::4] for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda chunk: ours.encode_pairs(chunk, max_length=64), chunks * 3))
+    for i, got in enumerate(results):
+        assert got == expected[i % 4::4]
