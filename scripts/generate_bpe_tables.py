@@ -28,6 +28,7 @@ import sys
 import unicodedata
 
 import tokenizers
+from _generated_file import write_or_check
 from tokenizers import normalizers, pre_tokenizers
 
 MAX_CP = 0x10FFFF
@@ -112,17 +113,7 @@ def main() -> int:
     ap.add_argument("--out", default=OUT)
     args = ap.parse_args()
     text = render(probe_classes(), probe_compositions())
-    if args.check:
-        with open(args.out, encoding="utf-8") as f:
-            if f.read() != text:
-                print(f"{args.out} is stale; rerun scripts/generate_bpe_tables.py", file=sys.stderr)
-                return 1
-        print("up to date")
-        return 0
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write(text)
-    print(f"wrote {args.out} ({len(text)} bytes)")
-    return 0
+    return write_or_check(args.out, text, "scripts/generate_bpe_tables.py", args.check)
 
 
 if __name__ == "__main__":

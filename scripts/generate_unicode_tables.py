@@ -36,6 +36,7 @@ import sys
 import unicodedata
 
 import tokenizers
+from _generated_file import write_or_check
 from tokenizers import AddedToken, Tokenizer, models, normalizers, pre_tokenizers
 
 MAX_CP = 0x10FFFF
@@ -254,17 +255,7 @@ def main() -> int:
     ccc = probe_ccc_values(t["nonzero_ccc"])
     alnum = probe_alnum()
     text = render(t, ccc, alnum)
-    if args.check:
-        with open(args.out, encoding="utf-8") as f:
-            if f.read() != text:
-                print(f"{args.out} is stale; rerun scripts/generate_unicode_tables.py", file=sys.stderr)
-                return 1
-        print("up to date")
-        return 0
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write(text)
-    print(f"wrote {args.out} ({len(text)} bytes)")
-    return 0
+    return write_or_check(args.out, text, "scripts/generate_unicode_tables.py", args.check)
 
 
 if __name__ == "__main__":

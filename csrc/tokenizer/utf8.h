@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +64,14 @@ inline bool decode(std::string_view text, std::vector<char32_t>& out, size_t* er
     i += len;
   }
   return true;
+}
+
+// decode(), throwing std::invalid_argument "<what> is not valid UTF-8 (byte N)" on error.
+inline void decode_or_throw(std::string_view text, std::vector<char32_t>& out, const std::string& what) {
+  size_t bad = 0;
+  if (!decode(text, out, &bad)) {
+    throw std::invalid_argument(what + " is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+  }
 }
 
 // Appends the UTF-8 encoding of a valid code point.

@@ -29,19 +29,6 @@ struct ByteLevelBpeTokenizer::Scratch {
   }
 };
 
-namespace {
-
-std::u32string decode_or_throw(std::string_view text, const std::string& what) {
-  std::vector<char32_t> cps;
-  size_t bad = 0;
-  if (!utf8::decode(text, cps, &bad)) {
-    throw std::invalid_argument(what + " is not valid UTF-8 (byte " + std::to_string(bad) + ")");
-  }
-  return std::u32string(cps.begin(), cps.end());
-}
-
-}  // namespace
-
 ByteLevelBpeTokenizer::Scratch& ByteLevelBpeTokenizer::scratch() {
   thread_local Scratch s;
   return s;
@@ -53,24 +40,22 @@ ByteLevelBpeTokenizer::ByteLevelBpeTokenizer(ByteLevelBpeConfig config, PairTemp
       nfc_(config.nfc),
       add_prefix_space_(config.add_prefix_space),
       use_regex_(config.use_regex) {
-  std::vector<char32_t> scratch_buffer;
+  std::vector<char32_t> content, normalized, scratch_buffer;
   for (const AddedToken& token : config.added_tokens) {
     const std::string what = "added token '" + token.content + "'";
     if (token.content.empty()) throw std::invalid_argument("added token with empty content");
     if (token.id < 0) throw std::invalid_argument(what + " has a negative id");
-    std::u32string content = decode_or_throw(token.content, what);
+    content.clear();
+    utf8::decode_or_throw(token.content, content, what);
     added_id_limit_ = std::max(added_id_limit_, token.id + 1);
-    if (!token.normalized) {
-      raw_patterns_.add(std::move(content), token.id, token.lstrip, token.rstrip, token.single_word);
-      continue;
-    }
-    // tokenizers matches normalized=true tokens by their normalized content.
-    std::vector<char32_t> normalized;
-    if (nfc_) {
+    if (token.normalized && nfc_) {  // tokenizers matches these by their normalized content
+      normalized.clear();
       bpe::nfc(content.data(), content.size(), normalized, scratch_buffer);
-      content.assign(normalized.begin(), normalized.end());
+      content.swap(normalized);
     }
-    normalized_patterns_.add(std::move(content), token.id, token.lstrip, token.rstrip, token.single_word);
+    AddedTokenPatterns& patterns = token.normalized ? normalized_patterns_ : raw_patterns_;
+    patterns.add(std::u32string(content.begin(), content.end()), token.id, token.lstrip, token.rstrip,
+                 token.single_word);
   }
 }
 
@@ -123,10 +108,7 @@ void ByteLevelBpeTokenizer::encode_normalized(const char32_t* text, size_t n, st
 void ByteLevelBpeTokenizer::encode_into(std::string_view text, std::vector<int32_t>& ids, size_t limit,
                                         Scratch& s) const {
   s.text.clear();
-  size_t bad = 0;
-  if (!utf8::decode(text, s.text, &bad)) {
-    throw std::invalid_argument("text is not valid UTF-8 (byte " + std::to_string(bad) + ")");
-  }
+  utf8::decode_or_throw(text, s.text, "text");
   const char32_t* cps = s.text.data();
   const size_t n = s.text.size();
   if (n == 0) return;
