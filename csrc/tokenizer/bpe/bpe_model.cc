@@ -18,6 +18,7 @@ std::atomic<uint64_t> g_instances{0};
 // Words of this many bytes or more are not cached (tokenizers' MAX_LENGTH).
 constexpr size_t kCacheMaxBytes = 256;
 constexpr size_t kCacheSlots = 4096;
+constexpr size_t kKeepScratchBytes = size_t{1} << 16;
 
 enum Position { kMiddle = 0, kFirst = 1, kLast = 2, kOnly = 3 };
 
@@ -243,6 +244,10 @@ void BpeModel::encode_piece(std::string_view piece, std::vector<int32_t>& ids) c
   thread_local Scratch s;
   if (piece.size() >= kCacheMaxBytes) {
     merge_word(piece, ids, s);
+    if (piece.size() > kKeepScratchBytes) {  // after a huge word, give the memory back
+      std::vector<Symbol>().swap(s.symbols);
+      std::vector<QueueEntry>().swap(s.queue);
+    }
     return;
   }
   Scratch::CacheEntry& slot = s.cache[std::hash<std::string_view>()(piece) & (kCacheSlots - 1)];
