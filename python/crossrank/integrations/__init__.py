@@ -1,0 +1,1 @@
+"""Adapters for the frameworks crossrank plugs into; each module imports its framework only when used."""
