@@ -36,7 +36,9 @@ std::vector<std::pair<std::string, std::string>> merges_from(const py::sequence&
   for (size_t i = 0; i < merges.size(); ++i) {
     const std::string name = "merge " + std::to_string(i);
     py::sequence pair = py::reinterpret_borrow<py::object>(merges[i]).cast<py::sequence>();
-    if (py::isinstance<py::str>(pair) || pair.size() != 2) throw py::value_error(name + " must be a (left, right) pair");
+    if (py::isinstance<py::str>(pair) || pair.size() != 2) {
+      throw py::value_error(name + " must be a (left, right) pair");
+    }
     out.emplace_back(utf8_text(pair[0], name + ": left"), utf8_text(pair[1], name + ": right"));
   }
   return out;

@@ -132,7 +132,9 @@ BpeModel::BpeModel(BpeModelConfig config)
     const std::string where = "merge " + std::to_string(rank) + " ('" + a + "' '" + b + "')";
     const int32_t left = find(a);
     const int32_t right = find(b);
-    if (left < 0 || right < 0) throw std::invalid_argument(where + ": '" + (left < 0 ? a : b) + "' is not in the vocab");
+    if (left < 0 || right < 0) {
+      throw std::invalid_argument(where + ": '" + (left < 0 ? a : b) + "' is not in the vocab");
+    }
     if (b.size() < prefix.size()) throw std::invalid_argument(where + ": its right part is shorter than the prefix");
     const std::string joined = a + b.substr(prefix.size());
     const int32_t id = find(joined);

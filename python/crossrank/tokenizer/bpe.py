@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from crossrank import _native
-from crossrank.tokenizer._json import NativeSpec, added_tokens, component_type, max_token_id, pad_id, token_id, unsupported
+from crossrank.tokenizer._json import (NativeSpec, added_tokens, component_type, max_token_id, pad_id, token_id,
+                                       unsupported)
 from crossrank.tokenizer.post_processor import pair_template
 
 SUPPORTED = ("a BPE tokenizer.json needs normalizer null or NFC, pre_tokenizer ByteLevel (GPT-2's regex, as "
