@@ -160,10 +160,26 @@ def test_decoder_rerankers_are_refused_by_name(tmp_path, architecture):
     assert not (tmp_path / "out").exists()
 
 
-def test_readme_lists_every_tested_family_and_the_decoder_error():
+def test_readme_lists_every_family_and_the_decoder_error():
     from conftest import REPO
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Model families"):readme.index("Not supported yet, and what you get")]
     for family in FAMILIES:
-        assert f"| {family.name} |" in readme or f"| {family.name} (" in readme, family.name
-    assert "is a decoder reranker (such as Qwen3-Reranker" in readme
+        assert f"| {family.name} |" in table or f" {family.name} |" in table, family.name
+    assert f"`ValueError: MODEL: {DECODER_ERROR}`" in readme
+
+
+def test_models_with_their_own_code_are_refused(tmp_path_factory, tmp_path):
+    """jina-reranker-v2 style: config.json's auto_map points to modeling code in the model folder."""
+    import shutil
+
+    source = tmp_path / "custom"
+    shutil.copytree(family_source("tiny-xlm-roberta", tmp_path_factory), source)
+    config = json.loads((source / "config.json").read_text(encoding="utf-8"))
+    config["auto_map"] = {"AutoModelForSequenceClassification": "modeling_xlm_roberta.XLMRobertaForSequenceClassification"}
+    (source / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    from crossrank.export.pipeline import export_bundle
+
+    with pytest.raises(ValueError, match=r"auto_map names its own modeling code \(modeling_xlm_roberta\."):
+        export_bundle(source, tmp_path / "out", progress=False)

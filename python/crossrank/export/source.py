@@ -138,6 +138,13 @@ def check_classification(config, raw: dict[str, Any], src: str) -> Family:
     family = family_of(model_type)
     if family is None:
         raise unsupported_model_error(src, model_type, archs)
+    custom = (raw.get("auto_map") or {}).get("AutoModelForSequenceClassification")
+    if custom:
+        # transformers' own class would load it with other weight names, i.e. partly random.
+        raise ValueError(
+            f"{src}: config.json's auto_map names its own modeling code ({custom}), which crossrank does not "
+            "run (it exports with transformers' own classes and loads no code from a model folder); "
+            "export a checkpoint of the standard architecture instead")
     if archs:
         if not any(a.endswith("ForSequenceClassification") for a in archs):
             raise ValueError(
