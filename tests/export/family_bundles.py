@@ -34,7 +34,7 @@ def _source(name: str, root: Path) -> Path:
 
     from crossrank.default_model import minilm_encoder_dir
 
-    wordpiece = minilm_encoder_dir() if name.endswith("electra") else None
+    wordpiece = minilm_encoder_dir() if "electra" in name or "wordpiece" in name else None
     return make_family_model(name, root / "sources" / name, wordpiece_dir=wordpiece)
 
 

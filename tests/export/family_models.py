@@ -16,6 +16,7 @@ Families and their shapes (``SHAPES``):
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ from family_tokenizers import make_bpe_tokenizer, make_unigram_tokenizer, specia
 
 SEED = 4321
 TOKENIZER_KIND = {"xlm-roberta": "unigram", "modernbert": "bpe", "electra": "wordpiece"}
+# An XLM-R graph with MiniLM's WordPiece vocabulary in RoBERTa's pair layout (<s> A </s></s> B </s>
+# as [CLS] A [SEP][SEP] B [SEP], no token types): the XLM-R graph (position offset, no
+# token_type_ids) through crossrank's engine before its Unigram tokenizer is in the core.
+WORDPIECE_STAND_IN = "tiny-xlm-roberta-wordpiece"
 # Tiny shapes keep head widths the kernels take (32, 64) unless the name says otherwise. Their
 # weights are drawn 10x wider than transformers' default (initializer_range 0.2), so that the
 # random models' scores spread across inputs like a trained head's (with the default they differ in
@@ -34,6 +39,9 @@ SHAPES: dict[str, dict[str, Any]] = {
                              intermediate_size=128, vocab_size=2002, max_position_embeddings=130),
     "tiny-xlm-roberta-h16": dict(**TINY, family="xlm-roberta", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                  intermediate_size=64, vocab_size=2002, max_position_embeddings=130),
+    WORDPIECE_STAND_IN: dict(**TINY, family="xlm-roberta", hidden_size=64, num_hidden_layers=2,
+                             num_attention_heads=2, intermediate_size=128, vocab_size=30522,
+                             max_position_embeddings=130, pad_token_id=0),
     "tiny-modernbert": dict(**TINY, family="modernbert", hidden_size=64, num_hidden_layers=3, num_attention_heads=2,
                             intermediate_size=96, vocab_size=2000, max_position_embeddings=512,
                             global_attn_every_n_layers=3, local_attention=16),
@@ -61,8 +69,12 @@ def _config(shape: dict[str, Any], specials: dict[str, int]) -> Any:
     family = shape.pop("family")
     common = dict(num_labels=1, **shape)
     if family == "xlm-roberta":
-        config = XLMRobertaConfig(**common, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-                                  hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        ids = dict(pad_token_id=specials.get("<pad>", 1), bos_token_id=specials.get("<s>", 0),
+                   eos_token_id=specials.get("</s>", 2))
+        ids.update({k: shape.pop(k) for k in list(shape) if k.endswith("_token_id")})
+        common = dict(num_labels=1, **shape)
+        config = XLMRobertaConfig(**common, **ids, type_vocab_size=1, hidden_dropout_prob=0.0,
+                                  attention_probs_dropout_prob=0.0)
         config.architectures = ["XLMRobertaForSequenceClassification"]
     elif family == "modernbert":
         config = ModernBertConfig(**common, pad_token_id=specials["[PAD]"], cls_token_id=specials["[CLS]"],
@@ -77,6 +89,16 @@ def _config(shape: dict[str, Any], specials: dict[str, int]) -> Any:
     return config
 
 
+def _roberta_pair_layout(folder: Path) -> None:
+    """Rewrite FOLDER/tokenizer.json's post-processor as RoBERTa's, on [CLS] / [SEP]."""
+    path = folder / "tokenizer.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    ids = special_ids(folder)
+    data["post_processor"] = {"type": "RobertaProcessing", "sep": ["[SEP]", ids["[SEP]"]],
+                              "cls": ["[CLS]", ids["[CLS]"]], "trim_offsets": True, "add_prefix_space": False}
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
 def _save_tokenizer(kind: str, folder: Path, wordpiece_dir: Path | None) -> dict[str, int]:
     if kind == "unigram":
         make_unigram_tokenizer(folder)
@@ -84,7 +106,7 @@ def _save_tokenizer(kind: str, folder: Path, wordpiece_dir: Path | None) -> dict
         make_bpe_tokenizer(folder)
     else:
         if wordpiece_dir is None:
-            raise ValueError("an ELECTRA model needs wordpiece_dir (MiniLM's tokenizer files)")
+            raise ValueError("a WordPiece model needs wordpiece_dir (MiniLM's tokenizer files)")
         for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
             if (wordpiece_dir / name).is_file():
                 shutil.copyfile(wordpiece_dir / name, folder / name)
@@ -107,7 +129,10 @@ def make_family_model(name: str, folder: Path, *, wordpiece_dir: Path | None = N
 
     shape = SHAPES[name]
     folder.mkdir(parents=True, exist_ok=True)
-    specials = _save_tokenizer(TOKENIZER_KIND[shape["family"]], folder, wordpiece_dir)
+    kind = "wordpiece" if name == WORDPIECE_STAND_IN else TOKENIZER_KIND[shape["family"]]
+    specials = _save_tokenizer(kind, folder, wordpiece_dir)
+    if name == WORDPIECE_STAND_IN:
+        _roberta_pair_layout(folder)
     torch.manual_seed(SEED)
     model = AutoModelForSequenceClassification.from_config(_config(shape, specials)).eval()
     model.save_pretrained(folder, safe_serialization=True)

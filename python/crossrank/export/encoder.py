@@ -27,8 +27,8 @@ import numpy as np
 
 from crossrank._folders import atomic_folder, check_replaceable
 from crossrank.bundle import TOKENIZER_FILE, write_json
-from crossrank.export.onnx_steps import export_versions, onnx_export, optimize
 from crossrank.export.families import family_of
+from crossrank.export.onnx_steps import export_versions, onnx_export, optimize
 from crossrank.export.source import load_model, require_export_deps, write_tokenizer
 from crossrank.tokenizer import Tokenizer
 
