@@ -1,9 +1,9 @@
 """The model families ``crossrank export`` takes, what each needs, and the error for the rest.
 
 One table (:data:`FAMILIES`) says, per family: the transformers model types it covers, ONNX
-Runtime's optimizer type for its fusions, whether its
-learned positions carry the fairseq offset, its tokenizer, and what keeps crossrank's kernels off
-its graph where something does. A bundle records its family in ``crossrank.json`` (``family``).
+Runtime's optimizer type for its fusions, whether its learned positions carry the fairseq offset,
+its tokenizer, and what keeps crossrank's kernels off its graph where something does. A bundle
+records its family in ``crossrank.json`` (``family``).
 """
 
 from __future__ import annotations
