@@ -9,8 +9,11 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from family_models import make_family_model
 
+from crossrank.default_model import minilm_encoder_dir
 from crossrank.export.onnx_scorer import unsupported_tokenizer
+from crossrank.export.pipeline import export_bundle
 
 # family -> the tiny model of family_models.SHAPES its tests export
 FAMILY_MODELS = {"xlm-roberta": "tiny-xlm-roberta", "modernbert": "tiny-modernbert", "electra": "tiny-electra"}
@@ -30,18 +33,12 @@ def need_builders(name: str) -> None:
 
 @functools.lru_cache(maxsize=None)
 def _source(name: str, root: Path) -> Path:
-    from family_models import make_family_model
-
-    from crossrank.default_model import minilm_encoder_dir
-
     wordpiece = minilm_encoder_dir() if "electra" in name or "wordpiece" in name else None
     return make_family_model(name, root / "sources" / name, wordpiece_dir=wordpiece)
 
 
 @functools.lru_cache(maxsize=None)
 def _bundle(name: str, root: Path) -> Path:
-    from crossrank.export.pipeline import export_bundle
-
     return export_bundle(_source(name, root), root / "bundles" / name, progress=False)
 
 

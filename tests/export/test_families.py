@@ -7,14 +7,18 @@ test_family_engine.py."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
+from conftest import REPO
 from export_cases import PAIRS, read_manifest
 from family_bundles import FAMILY_MODELS, family_bundle, family_source
 
 from crossrank.bundle import Bundle
 from crossrank.export.families import FAMILIES, family_of
+from crossrank.export.onnx_scorer import unsupported_tokenizer
+from crossrank.export.pipeline import export_bundle
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -96,8 +100,6 @@ def test_fidelity_report_names_its_scorer(exported):
 
 
 def _engine_reads(bundle) -> bool:
-    from crossrank.export.onnx_scorer import unsupported_tokenizer
-
     return unsupported_tokenizer(bundle / "tokenizer.json") is None
 
 
@@ -148,8 +150,6 @@ def test_decoder_rerankers_are_refused_by_name(tmp_path, architecture):
     pytest.importorskip("transformers")
     from transformers import Qwen3Config
 
-    from crossrank.export.pipeline import export_bundle
-
     config = Qwen3Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
                          intermediate_size=32, vocab_size=100, head_dim=8)
     config.architectures = [architecture]
@@ -161,8 +161,6 @@ def test_decoder_rerankers_are_refused_by_name(tmp_path, architecture):
 
 
 def test_readme_lists_every_family_and_the_decoder_error():
-    from conftest import REPO
-
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     table = readme[readme.index("### Model families"):readme.index("Not supported yet, and what you get")]
     for family in FAMILIES:
@@ -172,14 +170,10 @@ def test_readme_lists_every_family_and_the_decoder_error():
 
 def test_models_with_their_own_code_are_refused(tmp_path_factory, tmp_path):
     """jina-reranker-v2 style: config.json's auto_map points to modeling code in the model folder."""
-    import shutil
-
     source = tmp_path / "custom"
     shutil.copytree(family_source("tiny-xlm-roberta", tmp_path_factory), source)
     config = json.loads((source / "config.json").read_text(encoding="utf-8"))
     config["auto_map"] = {"AutoModelForSequenceClassification": "modeling_xlm_roberta.XLMRobertaForSequenceClassification"}
     (source / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    from crossrank.export.pipeline import export_bundle
-
     with pytest.raises(ValueError, match=r"auto_map names its own modeling code \(modeling_xlm_roberta\."):
         export_bundle(source, tmp_path / "out", progress=False)
