@@ -17,7 +17,8 @@ from family_bundles import FAMILY_MODELS, family_bundle, family_source
 
 from crossrank.bundle import Bundle
 from crossrank.export.families import FAMILIES, family_of
-from crossrank.export.onnx_scorer import unsupported_tokenizer
+from crossrank.export.fidelity import make_scorer
+from crossrank.export.onnx_scorer import OnnxRuntimeScorer, unsupported_tokenizer
 from crossrank.export.pipeline import export_bundle
 
 ort = pytest.importorskip("onnxruntime")
@@ -177,3 +178,16 @@ def test_models_with_their_own_code_are_refused(tmp_path_factory, tmp_path):
     (source / "config.json").write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(ValueError, match=r"auto_map names its own modeling code \(modeling_xlm_roberta\."):
         export_bundle(source, tmp_path / "out", progress=False)
+
+
+def test_engine_less_scorer_matches_the_engine(tmp_path_factory):
+    """The fidelity report's scorer for tokenizers the engine does not read (onnxruntime + tokenizers),
+    checked against the engine on a bundle both read: same logits in fp32, same int8 noise."""
+    bundle = family_bundle("tiny-electra", tmp_path_factory)
+    manifest = read_manifest(bundle)
+    pairs = PAIRS[:-1]
+    for precision, name in (("fp32", "model.onnx"), ("int8", "model.int8.onnx")):
+        ours = OnnxRuntimeScorer(bundle / name, bundle / "tokenizer.json", max_length=manifest["max_length"],
+                                 score_index=0, softmax=False)(pairs)
+        engine = make_scorer(bundle, bundle / name, precision=precision)(pairs)
+        assert np.abs(ours - engine).max() < (1e-4 if precision == "fp32" else 1e-3), precision
