@@ -254,6 +254,11 @@ class CrossEncoder:
                 result["text"] = documents[result["corpus_id"]]
         return sorted(results, key=lambda result: result["score"], reverse=True)[:top_k]
 
+    def start_multi_process_pool(self, *args: Any, **kwargs: Any) -> Any:
+        """Not supported: crossrank scores on every core in one process (``threads=``)."""
+        raise NotImplementedError("start_multi_process_pool is not supported: crossrank scores on every core in "
+                                  "one process (CrossEncoder(..., threads=N)); call predict without pool")
+
     def logits(self, pairs: list[Any], show_progress_bar: bool | None = None) -> np.ndarray:
         """Raw logits ``[pairs, labels]`` (float32) of (query, document) pairs, in input order.
 
