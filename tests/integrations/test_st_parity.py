@@ -155,3 +155,11 @@ def test_activation_names_are_accepted_too(models):
     _, ours = models
     np.testing.assert_allclose(ours.predict(PAIRS[:3], activation_fn="none"),
                                ours.predict(PAIRS[:3], activation_fn=torch.nn.Identity()), atol=0)
+
+
+def test_show_progress_bar_shows_a_bar_over_pairs(models, capfd):
+    _, ours = models
+    ours.predict(PAIRS[:3], show_progress_bar=True)
+    assert "3/3" in capfd.readouterr().err
+    ours.predict(PAIRS[:3], show_progress_bar=False)
+    assert "3/3" not in capfd.readouterr().err
