@@ -8,11 +8,13 @@ import sys
 
 import numpy as np
 import pytest
-from integration_cases import DOCS, QUERY, crossrank_home  # noqa: F401
+from integration_cases import DOCS, QUERY, crossrank_home_set
 from conftest import REPO, _need_export_extra, make_tiny_model_dir
 
 from crossrank.integrations.model_folder import resolve_model
 from crossrank.reranker import Reranker
+
+pytest_plugins = ["integration_fixtures"]  # its fixtures: crossrank_home, hf_folder, models
 
 TOP_N = 3
 
@@ -24,8 +26,9 @@ def folder(tmp_path_factory, minilm_model_dir):
 
 
 @pytest.fixture(scope="module")
-def bundle(folder, crossrank_home):  # noqa: F811
-    return resolve_model(folder, progress=False).bundle
+def bundle(folder, crossrank_home_dir):
+    with crossrank_home_set(crossrank_home_dir):
+        return resolve_model(folder, progress=False).bundle
 
 
 def _expected(bundle) -> tuple[list[int], np.ndarray]:
@@ -71,7 +74,7 @@ def test_langchain_cross_encoder_reranker_and_compression_retriever(bundle):
     assert [d.metadata["index"] for d in retriever.invoke(QUERY)] == order
 
 
-def test_langchain_adapter_takes_a_folder_or_a_reranker(bundle, folder, crossrank_home):  # noqa: F811
+def test_langchain_adapter_takes_a_folder_or_a_reranker(bundle, folder, crossrank_home):
     pytest.importorskip("langchain_core")
     from crossrank.integrations.langchain import CrossrankCrossEncoder
 
@@ -112,7 +115,7 @@ def test_llama_index_postprocessor_with_a_query_bundle(bundle):
         CrossrankRerank(model=bundle, top_n=0)
 
 
-def test_llama_index_ranks_like_its_sentence_transformer_rerank(folder, crossrank_home):  # noqa: F811
+def test_llama_index_ranks_like_its_sentence_transformer_rerank(folder, crossrank_home):
     """Same folder, same top_n: the same nodes in the same order, scores within 1e-4 (fp32)."""
     pytest.importorskip("llama_index.core")
     pytest.importorskip("sentence_transformers")

@@ -11,12 +11,14 @@ import sys
 
 import numpy as np
 import pytest
-from integration_cases import PAIRS, crossrank_home  # noqa: F401
+from integration_cases import PAIRS
 from conftest import REPO, _need_export_extra, make_tiny_model_dir
 
 from crossrank.bundle import read_manifest
 from crossrank.integrations import model_folder
 from crossrank.integrations.sentence_transformers import CrossEncoder
+
+pytest_plugins = ["integration_fixtures"]  # its fixtures: crossrank_home, hf_folder, models
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +67,7 @@ def test_the_key_reads_the_top_level_files_not_dot_files_or_subfolders(folder, t
 
 
 def test_the_tokenizers_model_max_length_is_the_default_as_in_sentence_transformers(folder, tmp_path,
-                                                                                     crossrank_home):  # noqa: F811
+                                                                                     crossrank_home):
     st = pytest.importorskip("sentence_transformers")
     copy = shutil.copytree(folder, tmp_path / "short")
     tokenizer_config = json.loads((copy / "tokenizer_config.json").read_text())
@@ -78,7 +80,7 @@ def test_the_tokenizers_model_max_length_is_the_default_as_in_sentence_transform
     assert CrossEncoder(copy, max_length=64, progress=False).max_length == 64
 
 
-def test_a_bundle_loads_as_it_is_and_positional_arguments_keep_their_old_order(folder, crossrank_home):  # noqa: F811
+def test_a_bundle_loads_as_it_is_and_positional_arguments_keep_their_old_order(folder, crossrank_home):
     bundle = CrossEncoder(folder, progress=False).reranker.bundle.path
     model = CrossEncoder(str(bundle), 1, 128)  # num_labels, max_length (sentence-transformers < 5.4)
     assert model.model_folder.source is None and model.num_labels == 1 and model.max_length == 128
@@ -98,7 +100,7 @@ def test_a_bundle_loads_as_it_is_and_positional_arguments_keep_their_old_order(f
     ({"precision": "int4"}, ValueError, "precision must be one of"),
     ({"colour": "blue"}, TypeError, "unexpected arguments: colour"),
 ])
-def test_constructor_errors_name_the_argument(folder, crossrank_home, kwargs, error, match):  # noqa: F811
+def test_constructor_errors_name_the_argument(folder, crossrank_home, kwargs, error, match):
     with pytest.raises(error, match=match):
         CrossEncoder(folder, progress=False, **kwargs)
 
@@ -115,7 +117,7 @@ def test_paths_that_are_neither_bundle_nor_model_folder_say_what_to_do(tmp_path)
         CrossEncoder(3)
 
 
-def test_scoring_a_bundle_loads_no_torch(folder, crossrank_home):  # noqa: F811
+def test_scoring_a_bundle_loads_no_torch(folder, crossrank_home):
     bundle = CrossEncoder(folder, progress=False).reranker.bundle.path
     code = ("import sys; from crossrank import CrossEncoder; m = CrossEncoder(sys.argv[1]); "
             "m.predict([('q', 'd'), ('q', 'e')]); m.rank('q', ['d', 'e'], return_documents=True); "

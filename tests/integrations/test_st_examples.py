@@ -11,8 +11,9 @@ import textwrap
 import warnings
 
 import pytest
-from integration_cases import crossrank_home  # noqa: F401
 from conftest import _need_export_extra, make_tiny_model_dir
+
+pytest_plugins = ["integration_fixtures"]  # its fixtures: crossrank_home, hf_folder, models
 
 st = pytest.importorskip("sentence_transformers")
 
@@ -70,7 +71,7 @@ def test_the_installed_sentence_transformers_has_the_examples():
 
 
 @pytest.mark.parametrize("name", list(EXAMPLES))
-def test_example_runs_with_only_the_import_changed(name, folder, crossrank_home, capsys):  # noqa: F811
+def test_example_runs_with_only_the_import_changed(name, folder, crossrank_home, capsys):
     block = EXAMPLES[name]
     outputs = []
     for import_line in (IMPORT, "from crossrank import CrossEncoder"):
@@ -83,7 +84,7 @@ def test_example_runs_with_only_the_import_changed(name, folder, crossrank_home,
     assert outputs[0] == outputs[1]  # the same names, bound to the same kinds of results
 
 
-def test_the_multi_process_lines_fail_clearly(folder, crossrank_home):  # noqa: F811
+def test_the_multi_process_lines_fail_clearly(folder, crossrank_home):
     from crossrank import CrossEncoder
 
     model = CrossEncoder(folder, progress=False)

@@ -7,7 +7,9 @@ import warnings
 
 import numpy as np
 import pytest
-from integration_cases import DOCS, PAIRS, QUERY, crossrank_home, hf_folder, models  # noqa: F401
+from integration_cases import DOCS, PAIRS, QUERY
+
+pytest_plugins = ["integration_fixtures"]  # its fixtures: crossrank_home, hf_folder, models
 
 torch = pytest.importorskip("torch")
 

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from integration_cases import DOCS, PAIRS, QUERY, crossrank_home  # noqa: F401
+from integration_cases import DOCS, PAIRS, QUERY, crossrank_home_set
 from conftest import SHARED_MODELS, _need_export_extra
 
 from crossrank.bundle import is_bundle
@@ -15,19 +15,23 @@ from crossrank.export.pipeline import export_bundle
 from crossrank.integrations.model_folder import cached_bundle_dir
 from crossrank.integrations.sentence_transformers import CrossEncoder
 
+pytest_plugins = ["integration_fixtures"]  # its fixtures: crossrank_home, hf_folder, models
+
 FOLDER = SHARED_MODELS / "minilm-l6-ce-distilled"
 
 
 @pytest.fixture(scope="module")
-def models(crossrank_home):  # noqa: F811
+def models(crossrank_home_dir):
     if not (FOLDER / "config.json").is_file():
         pytest.skip(f"{FOLDER} is not here")
     _need_export_extra()
     st = pytest.importorskip("sentence_transformers")
-    target = cached_bundle_dir(FOLDER)
-    if not is_bundle(target):  # put the export where CrossEncoder looks, without the gate's minutes-long
-        export_bundle(FOLDER, target, progress=False, gate=False)  # search: fp32 is what is compared
-    return st.CrossEncoder(str(FOLDER), device="cpu"), CrossEncoder(FOLDER, precision="fp32", progress=False)
+    with crossrank_home_set(crossrank_home_dir):
+        target = cached_bundle_dir(FOLDER)
+        if not is_bundle(target):  # put the export where CrossEncoder looks, without the gate's minutes-long
+            export_bundle(FOLDER, target, progress=False, gate=False)  # search: fp32 is what is compared
+        ours = CrossEncoder(FOLDER, precision="fp32", progress=False)
+    return st.CrossEncoder(str(FOLDER), device="cpu"), ours
 
 
 def test_predict_and_rank_equal_sentence_transformers_on_a_trained_model(models):
