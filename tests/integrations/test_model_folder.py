@@ -37,14 +37,14 @@ def test_a_folder_is_exported_once_with_a_progress_line(folder, tmp_path, monkey
     err = capfd.readouterr().err
     assert f"exporting the Hugging Face folder {folder}" in err and "[1/" in err  # the line, then the steps
     bundle = first.reranker.bundle.path
-    assert bundle.parent == tmp_path / "home" / "exports" and bundle.name.startswith("tiny-")
+    assert bundle.parent == tmp_path / "home" / "exports" and len(bundle.name) == model_folder.KEY_CHARS
     # the gate's decision is the default precision (this random model's int8 fails it: fp32)
     assert first.reranker.precision == read_manifest(bundle)["default_precision"]
 
     monkeypatch.setattr(model_folder, "export_bundle", _no_export)
     again = CrossEncoder(folder)
-    copy = shutil.copytree(folder, tmp_path / "elsewhere" / "tiny")
-    moved = CrossEncoder(copy)  # same files elsewhere: same key
+    copy = shutil.copytree(folder, tmp_path / "elsewhere" / "renamed")
+    moved = CrossEncoder(copy)  # same files elsewhere, under another name: same key
     assert again.reranker.bundle.path == moved.reranker.bundle.path == bundle
     assert "exporting" not in capfd.readouterr().err
     np.testing.assert_array_equal(moved.predict(PAIRS[:4]), first.predict(PAIRS[:4]))
@@ -93,7 +93,6 @@ def test_a_bundle_loads_as_it_is_and_positional_arguments_keep_their_old_order(f
     ({"backend": "openvino"}, ValueError, "backend must be one of"),
     ({"model_kwargs": {"torch_dtype": "auto"}}, ValueError, "model_kwargs is not supported"),
     ({"prompts": {"query": "q: "}}, ValueError, "prompts is not supported"),
-    ({"revision": "main"}, ValueError, "revision applies to downloads from the Hugging Face Hub"),
     ({"max_length": 0}, ValueError, "max_length must be"),
     ({"max_length": 100_000}, ValueError, "max_length must be"),
     ({"activation_fn": "gelu"}, ValueError, "activation_fn must be a callable"),
@@ -106,14 +105,14 @@ def test_constructor_errors_name_the_argument(folder, crossrank_home, kwargs, er
 
 
 def test_paths_that_are_neither_bundle_nor_model_folder_say_what_to_do(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist.*snapshot_download"):
-        CrossEncoder("cross-encoder/ms-marco-MiniLM-L6-v2")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        CrossEncoder(tmp_path / "nothing" / "here")
     with pytest.raises(FileNotFoundError, match="has no crossrank.json or config.json"):
         CrossEncoder(tmp_path)
     (tmp_path / "file").write_text("x")
     with pytest.raises(FileNotFoundError, match="is a file"):
         CrossEncoder(tmp_path / "file")
-    with pytest.raises(TypeError, match="model_name_or_path must be a folder path"):
+    with pytest.raises(TypeError, match="model_name_or_path must be a folder path .str or Path. or a Hub id"):
         CrossEncoder(3)
 
 
@@ -127,3 +126,25 @@ def test_scoring_a_bundle_loads_no_torch(folder, crossrank_home):
     run = subprocess.run([sys.executable, "-c", code, str(bundle)], capture_output=True, text=True, timeout=300,
                          cwd=REPO, check=True)
     assert run.stdout.strip() == "[]", run.stdout
+
+
+def _hub_cache(root, repo_id: str, folder) -> None:
+    """huggingface_hub's cache layout with FOLDER's files as REPO_ID's main, as a download leaves it."""
+    repo = root / f"models--{repo_id.replace('/', '--')}"
+    shutil.copytree(folder, repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+
+
+def test_a_hub_id_comes_from_huggingface_hub_then_is_exported_like_a_folder(folder, tmp_path,
+                                                                            crossrank_home):  # noqa: F811
+    pytest.importorskip("huggingface_hub")
+    _hub_cache(tmp_path / "hub", "someone/tiny-ce", folder)
+    model = CrossEncoder("someone/tiny-ce", cache_folder=str(tmp_path / "hub"), local_files_only=True,
+                         progress=False)
+    assert model.model_folder.source == tmp_path / "hub" / "models--someone--tiny-ce" / "snapshots" / "0123abcd"
+    assert model.reranker.bundle.path == CrossEncoder(folder, progress=False).reranker.bundle.path  # same files
+    assert CrossEncoder("someone/tiny-ce", cache_dir=str(tmp_path / "hub"), local_files_only=True,
+                        progress=False).num_labels == 1  # the legacy name
+    with pytest.raises(FileNotFoundError, match="'someone/absent' is no local folder, and the Hugging Face Hub"):
+        CrossEncoder("someone/absent", cache_folder=str(tmp_path / "hub"), local_files_only=True)

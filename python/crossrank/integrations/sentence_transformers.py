@@ -11,7 +11,7 @@ Switch by changing the import::
 (pairs as tuples or lists, a single pair, ``activation_fn``, ``apply_softmax``, ``convert_to_numpy``,
 ``convert_to_tensor``; ``rank``'s list of ``{"corpus_id", "score"[, "text"]}`` best first). Pairs are
 truncated ``longest_first``, as there. What has no meaning here (multi-process pools, GPUs,
-prompts, a new head's ``num_labels``, Hub downloads) raises an error naming the argument. Importing
+prompts, a new head's ``num_labels``) raises an error naming the argument. Importing
 this module loads neither torch nor sentence-transformers: torch only for tensor outputs or an
 activation that is not one of torch's Sigmoid / Identity / Tanh / Softmax.
 """
@@ -48,8 +48,6 @@ _UNSUPPORTED_INIT = {
     "config_args": "the config is the exported model's", "classifier_dropout": "crossrank does not train",
     "model_card_data": "crossrank does not write model cards",
 }
-# Arguments that only matter for a download from the Hub, which crossrank does not do.
-_HUB_ARGS = ("cache_folder", "cache_dir", "revision", "token")
 
 
 def _check_device(device: object) -> None:
@@ -60,12 +58,9 @@ def _check_device(device: object) -> None:
 
 def _init_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     """KWARGS with sentence-transformers' legacy names mapped; TypeError / ValueError for the rest."""
-    if "default_activation_function" in kwargs:
-        kwargs.setdefault("activation_fn", kwargs.pop("default_activation_function"))
-    for name in _HUB_ARGS:
-        if kwargs.pop(name, None) is not None:
-            raise ValueError(f"{name} applies to downloads from the Hugging Face Hub, which crossrank.CrossEncoder "
-                             "does not do: pass a local bundle or model folder")
+    for old, new in (("default_activation_function", "activation_fn"), ("cache_dir", "cache_folder")):
+        if old in kwargs:
+            kwargs.setdefault(new, kwargs.pop(old))
     for name, why in _UNSUPPORTED_INIT.items():
         if kwargs.pop(name, None) is not None:
             raise ValueError(f"{name} is not supported by crossrank.CrossEncoder: {why}")
@@ -105,9 +100,9 @@ class CrossEncoder:
     """sentence-transformers' ``CrossEncoder`` API, scored by crossrank's C++ engine.
 
     Args:
-        model_name_or_path: a crossrank bundle, or a local Hugging Face sequence-classification folder,
-            exported on first use with ``crossrank export``'s defaults and cached by content under
-            ``$CROSSRANK_HOME/exports`` (a line on stderr says so).
+        model_name_or_path: a crossrank bundle, or a Hugging Face sequence-classification folder or
+            Hub id (downloaded by huggingface_hub), exported on first use with ``crossrank export``'s
+            defaults and cached by content under ``$CROSSRANK_HOME/exports`` (a line on stderr says so).
         num_labels: the model's number of labels, if given (a different one would need a new,
             untrained head: ValueError).
         max_length: tokens per pair; default: the tokenizer's model_max_length (a Hugging Face folder)
@@ -115,32 +110,38 @@ class CrossEncoder:
         activation_fn: applied to the logits by ``predict``; default as in sentence-transformers (the
             config's ``activation_fn``, else Sigmoid for one label, Identity for more).
         device: None or "cpu".
+        cache_folder: huggingface_hub's cache for a Hub id (legacy name: ``cache_dir``).
+        revision: the Hub id's branch, tag or commit.
+        token: for private Hub models.
+        local_files_only: take a Hub id from huggingface_hub's cache only.
         backend: "torch" or "onnx" (either way crossrank's engine runs the bundle).
         trust_remote_code: allow the config's activation_fn to name a class outside torch.
-        local_files_only: accepted (crossrank never downloads).
         precision: crossrank's "int8" or "fp32"; default: the bundle's (the export's quality gate decides).
         threads: cores to use (default: every physical core).
         progress: print the export's progress when a Hugging Face folder is exported.
-        **kwargs: sentence-transformers' legacy names (``default_activation_function``); others
-            that configure what crossrank does not have (``model_kwargs``, ``prompts``, ``revision`` ...)
+        **kwargs: sentence-transformers' legacy names (``default_activation_function``, ``cache_dir``); others
+            that configure what crossrank does not have (``model_kwargs``, ``prompts`` ...)
             raise ValueError naming them.
     """
 
     def __init__(self, model_name_or_path: str | Path, num_labels: int | None = None,
                  max_length: int | None = None, activation_fn: Callable | str | None = None,
-                 device: str | None = None, *, backend: str = "torch", trust_remote_code: bool = False,
-                 local_files_only: bool = False, precision: str | None = None, threads: int | None = None,
+                 device: str | None = None, *, cache_folder: str | None = None, revision: str | None = None,
+                 token: bool | str | None = None, local_files_only: bool = False, backend: str = "torch",
+                 trust_remote_code: bool = False, precision: str | None = None, threads: int | None = None,
                  progress: bool = True, **kwargs: Any) -> None:
         kwargs = _init_options(kwargs)
         activation_fn = kwargs.pop("activation_fn", activation_fn)
+        cache_folder = kwargs.pop("cache_folder", cache_folder)
         if kwargs:
             raise TypeError(f"crossrank.CrossEncoder got unexpected arguments: {', '.join(sorted(kwargs))}")
         _check_device(device)
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))} (crossrank's engine runs "
                              f"either), got {backend!r}")
-        self.model_folder: ModelFolder = resolve_model(model_name_or_path, progress=progress,
-                                                         name="model_name_or_path")
+        self.model_folder: ModelFolder = resolve_model(
+            model_name_or_path, progress=progress, name="model_name_or_path", cache_folder=cache_folder,
+            revision=revision, token=token, local_files_only=local_files_only)
         bundle = Bundle.load(self.model_folder.bundle)
         self.reranker = Reranker(bundle, precision=precision, max_length=self._max_length(max_length, bundle),
                                  truncation="longest_first", activation="none", threads=threads)
