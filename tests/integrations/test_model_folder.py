@@ -148,3 +148,11 @@ def test_a_hub_id_comes_from_huggingface_hub_then_is_exported_like_a_folder(fold
                         progress=False).num_labels == 1  # the legacy name
     with pytest.raises(FileNotFoundError, match="'someone/absent' is no local folder, and the Hugging Face Hub"):
         CrossEncoder("someone/absent", cache_folder=str(tmp_path / "hub"), local_files_only=True)
+
+
+def test_cheap_arguments_are_checked_before_a_first_export(folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("CROSSRANK_HOME", str(tmp_path))
+    monkeypatch.setattr(model_folder, "export_bundle", _no_export)
+    for kwargs in ({"activation_fn": "gelu"}, {"num_labels": 0}, {"precision": "int4"}, {"device": "cuda"}):
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            CrossEncoder(folder, **kwargs)

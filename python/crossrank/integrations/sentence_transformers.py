@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from crossrank._reranker_setup import progress_bar
-from crossrank._validation import check_int, check_text, split_pairs
+from crossrank._validation import PRECISIONS, check_choice, check_int, check_text, split_pairs
 from crossrank.bundle import Bundle
 from crossrank.integrations.model_folder import ModelFolder, resolve_model
 from crossrank.integrations.st_outputs import Activation, as_activation, convert, default_activation, softmax
@@ -139,6 +139,11 @@ class CrossEncoder:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))} (crossrank's engine runs "
                              f"either), got {backend!r}")
+        # The cheap checks come before a first export, which can take minutes.
+        chosen = None if activation_fn is None else as_activation(activation_fn)
+        check_int(num_labels, "num_labels", minimum=1, allow_none=True)
+        if precision is not None:
+            check_choice(precision, PRECISIONS, "precision")
         self.model_folder: ModelFolder = resolve_model(
             model_name_or_path, progress=progress, name="model_name_or_path", cache_folder=cache_folder,
             revision=revision, token=token, local_files_only=local_files_only)
@@ -146,14 +151,11 @@ class CrossEncoder:
         self.reranker = Reranker(bundle, precision=precision, max_length=self._max_length(max_length, bundle),
                                  truncation="longest_first", activation="none", threads=threads)
         self.num_labels = self.reranker.bundle.num_labels
-        check_int(num_labels, "num_labels", minimum=1, allow_none=True)
         if num_labels is not None and num_labels != self.num_labels:
             raise ValueError(f"num_labels={num_labels}, but the model has {self.num_labels} labels; crossrank "
                              "scores with the trained head (drop num_labels, or export a model with that head)")
-        self.activation_fn: Activation = (
-            default_activation(self.num_labels, self.model_folder.config, self.reranker.bundle.activation,
-                               trust_remote_code)
-            if activation_fn is None else as_activation(activation_fn))
+        self.activation_fn: Activation = chosen or default_activation(
+            self.num_labels, self.model_folder.config, self.reranker.bundle.activation, trust_remote_code)
         self.backend = backend
         self.device = "cpu"
 
