@@ -160,6 +160,7 @@ def _manifest(source: SourceModel, graphs: _Graphs, options: ExportOptions, toke
         )
     return {
         "format_version": FORMAT_VERSION,
+        "family": source.family.name,
         "max_length": source.max_length,
         **_graph_limits(source, graphs.hf_model),
         "num_labels": int(config.num_labels),
@@ -222,10 +223,10 @@ def _fidelity_step(folder: Path, manifest: dict[str, Any], thresholds: Any, grap
         print(format_report(report), file=sys.stderr, flush=True)
 
 
-def _engine_graph_step(folder: Path, manifest: dict[str, Any], steps: Steps) -> None:
+def _engine_graph_step(folder: Path, manifest: dict[str, Any], source: SourceModel, steps: Steps) -> None:
     """Last step: the engine graphs, then the final timings and checksums."""
     with steps.step("engine_graphs", "engine graphs (attention core on crossrank's kernel)"):
-        engine = engine_graphs(folder)
+        engine = engine_graphs(folder, source.family.kernel_note)
     manifest["engine_graphs"] = engine
     manifest["engine_files"] = {p: e["file"] for p, e in engine.items() if e.get("file")}
     manifest["timings_s"] = steps.timings
@@ -250,7 +251,7 @@ def _write_bundle(folder: Path, source: SourceModel, options: ExportOptions, thr
     write_manifest(folder, manifest)  # the engine reads it to score the fidelity pools
     if options.fidelity:
         _fidelity_step(folder, manifest, thresholds, graphs, source, options, steps)
-    _engine_graph_step(folder, manifest, steps)
+    _engine_graph_step(folder, manifest, source, steps)
     write_manifest(folder, manifest)
 
 
