@@ -62,7 +62,12 @@ bool PrecompiledCharsmap::lookup(std::string_view key, std::string_view* replace
     if (has_leaf(unit)) {
       if (pos >= units_.size()) continue;  // the crate skips a leaf it cannot read
       const size_t begin = value_of(units_[pos]);
-      if (begin > replacements_.size()) return false;
+      if (begin > replacements_.size() ||
+          (begin < replacements_.size() && (static_cast<unsigned char>(replacements_[begin]) & 0xC0) == 0x80)) {
+        throw std::invalid_argument("precompiled_charsmap: replacement offset " + std::to_string(begin) +
+                                    " is not the start of a character in its " +
+                                    std::to_string(replacements_.size()) + "-byte strings");
+      }
       const size_t nul = replacements_.find('\0', begin);
       const size_t end = nul == std::string::npos ? replacements_.size() : nul;
       *replacement = std::string_view(replacements_).substr(begin, end - begin);
