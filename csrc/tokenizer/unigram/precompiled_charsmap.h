@@ -24,6 +24,12 @@ class PrecompiledCharsmap {
   // Appends the normalization of the valid UTF-8 `text` to `out`.
   void normalize(std::string_view text, std::string& out) const;
 
+  // Whether the ASCII character `c` is left as it is (not in the charsmap, or mapped to itself).
+  bool keeps_ascii(char c) const {
+    const auto b = static_cast<unsigned char>(c);
+    return b < 128 && (!ascii_found_[b] || ascii_replacement_[b] == std::string_view(&c, 1));
+  }
+
  private:
   // The replacement of the shortest prefix of `key` in the trie (the key ends at its first NUL
   // byte, as in the Rust crate), or false when no prefix is in it.

@@ -87,6 +87,32 @@ SpmNormalizer::SpmNormalizer(std::vector<NormalizerStep> steps) : steps_(std::mo
   }
 }
 
+bool SpmNormalizer::cuttable_at_spaces() const {
+  static const std::string kKept =
+      " 0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  for (const NormalizerStep& step : steps_) {
+    switch (step.kind) {
+      case NormalizerStep::Kind::kPrecompiled:
+        for (const char c : kKept) {
+          if (!step.charsmap->keeps_ascii(c)) return false;
+        }
+        break;
+      case NormalizerStep::Kind::kStrip:
+        if (step.strip_left) return false;
+        break;
+      case NormalizerStep::Kind::kReplace:
+        if (step.pattern.find(' ') != std::string::npos || step.content.find(' ') != std::string::npos) {
+          return false;
+        }
+        break;
+      case NormalizerStep::Kind::kReplaceSpaceRun:
+        if (step.min_run < 2 || step.content.find(' ') != std::string::npos) return false;
+        break;
+    }
+  }
+  return true;
+}
+
 void SpmNormalizer::normalize(std::string_view text, std::string& out, std::string& scratch) const {
   out.assign(text);
   for (const NormalizerStep& step : steps_) {

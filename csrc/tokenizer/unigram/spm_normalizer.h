@@ -40,6 +40,11 @@ class SpmNormalizer {
 
   bool empty() const { return steps_.empty(); }
 
+  // Whether normalizing a text in two parts cut just before a single U+0020 between two ASCII
+  // alphanumerics gives the two parts of the whole text's normalization: no step strips on the left,
+  // no Replace involves a space, and the charsmap leaves ASCII letters, digits and the space alone.
+  bool cuttable_at_spaces() const;
+
  private:
   void apply(const NormalizerStep& step, std::string_view in, std::string& out) const;
 

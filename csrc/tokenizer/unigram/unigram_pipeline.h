@@ -24,6 +24,11 @@ class UnigramPipeline {
   // `starts_text`: the text begins at offset 0 of the original text (prepend_scheme "first").
   void tokenize_normalized(std::string_view normalized, bool starts_text, std::vector<int32_t>& ids) const;
 
+  // Whether tokenizing a text in two parts cut just before a single U+0020 between two ASCII
+  // alphanumerics gives the ids of the whole (normalizer: see SpmNormalizer::cuttable_at_spaces;
+  // Metaspace splits there, so no piece spans the cut).
+  bool cuttable_at_spaces() const { return normalizer_.cuttable_at_spaces() && metaspace_.split; }
+
   const UnigramModel& model() const { return model_; }
   const SpmNormalizer& normalizer() const { return normalizer_; }
 
