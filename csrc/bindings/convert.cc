@@ -52,6 +52,43 @@ int32_t token_id(py::handle value, const std::string& name, size_t position) {
   return static_cast<int32_t>(id);
 }
 
+AddedToken added_token_from(py::handle obj, size_t index) {
+  const std::string where = "added token " + std::to_string(index);
+  AddedToken t;
+  if (py::isinstance<py::dict>(obj)) {
+    py::dict d = py::reinterpret_borrow<py::dict>(obj);
+    if (!d.contains("content") || !d.contains("id")) throw py::value_error(where + " needs 'content' and 'id'");
+    t.content = utf8_text(d["content"], where + ": content");
+    t.id = d["id"].cast<int32_t>();
+    auto flag = [&](const char* key) { return d.contains(key) && d[key].cast<bool>(); };
+    t.lstrip = flag("lstrip");
+    t.rstrip = flag("rstrip");
+    t.single_word = flag("single_word");
+    t.normalized = flag("normalized");
+    return t;
+  }
+  py::tuple tup = py::reinterpret_borrow<py::object>(obj).cast<py::tuple>();
+  if (tup.size() < 2 || tup.size() > 6) {
+    throw py::value_error(where + " must be a dict or (content, id, lstrip, rstrip, single_word, normalized)");
+  }
+  t.content = utf8_text(tup[0], where + ": content");
+  t.id = tup[1].cast<int32_t>();
+  if (tup.size() > 2) t.lstrip = tup[2].cast<bool>();
+  if (tup.size() > 3) t.rstrip = tup[3].cast<bool>();
+  if (tup.size() > 4) t.single_word = tup[4].cast<bool>();
+  if (tup.size() > 5) t.normalized = tup[5].cast<bool>();
+  return t;
+}
+
+std::vector<int32_t> special_ids(py::handle ids, const char* name) {
+  const py::object items = sequence_items(ids, name, "int token ids");
+  const Py_ssize_t length = PySequence_Fast_GET_SIZE(items.ptr());
+  PyObject** item = PySequence_Fast_ITEMS(items.ptr());
+  std::vector<int32_t> out;
+  for (Py_ssize_t i = 0; i < length; ++i) out.push_back(token_id(item[i], name, static_cast<size_t>(i)));
+  return out;
+}
+
 }  // namespace
 
 std::string ItemNames::operator()(size_t index) const {
@@ -107,6 +144,26 @@ std::vector<std::vector<int32_t>> token_id_lists(py::handle lists, const ItemNam
     for (Py_ssize_t j = 0; j < length; ++j) row.push_back(token_id(id[j], name, static_cast<size_t>(j)));
   }
   return out;
+}
+
+std::vector<AddedToken> added_tokens_from(py::handle tokens) {
+  const py::object items = sequence_items(tokens, "added_tokens", "added tokens");
+  const Py_ssize_t count = PySequence_Fast_GET_SIZE(items.ptr());
+  PyObject** item = PySequence_Fast_ITEMS(items.ptr());
+  std::vector<AddedToken> out;
+  for (Py_ssize_t i = 0; i < count; ++i) out.push_back(added_token_from(item[i], static_cast<size_t>(i)));
+  return out;
+}
+
+PairTemplate pair_template_from(py::handle prefix, py::handle middle, py::handle suffix, int32_t type_id_a,
+                                int32_t type_id_b) {
+  PairTemplate t;
+  t.prefix = special_ids(prefix, "prefix");
+  t.middle = special_ids(middle, "middle");
+  t.suffix = special_ids(suffix, "suffix");
+  t.type_id_a = type_id_a;
+  t.type_id_b = type_id_b;
+  return t;
 }
 
 Truncation truncation_from_name(const std::string& name) {

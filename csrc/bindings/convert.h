@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tokenizer/added_tokens.h"
 #include "tokenizer/pair_template.h"
 
 namespace crossrank::bindings {
@@ -40,6 +41,14 @@ std::vector<std::vector<int32_t>> token_id_lists(pybind11::handle lists, const I
 
 // "only_second" / "longest_first"; ValueError otherwise.
 Truncation truncation_from_name(const std::string& name);
+
+// tokenizer.json's added tokens: dicts with content, id (and lstrip, rstrip, single_word, normalized),
+// or tuples (content, id[, lstrip, rstrip, single_word, normalized]). Errors name "added token 3".
+std::vector<AddedToken> added_tokens_from(pybind11::handle tokens);
+
+// A pair template from its special token ids (sequences of int) and the two type ids.
+PairTemplate pair_template_from(pybind11::handle prefix, pybind11::handle middle, pybind11::handle suffix,
+                                int32_t type_id_a, int32_t type_id_b);
 
 // A Python list of ints, built without pybind11's per-item casts.
 pybind11::list int_list(const std::vector<int32_t>& values);

@@ -84,7 +84,7 @@ void register_engine(py::module_& m) {
            "Stop the call from any thread: between pairs, and inside a graph run between operators.")
       .def_property_readonly("cancelled", &CancelSource::requested);
   py::class_<Engine, std::shared_ptr<Engine>>(m, "Engine")
-      .def(py::init([](std::shared_ptr<WordPieceTokenizer> tokenizer, std::shared_ptr<OnnxSession> session,
+      .def(py::init([](std::shared_ptr<PairTokenizer> tokenizer, std::shared_ptr<OnnxSession> session,
                        size_t max_length, const std::string& truncation, size_t max_padded_tokens,
                        size_t max_batch_size, size_t batch_overhead_tokens, int64_t pad_id,
                        size_t concurrent_batches) {

@@ -50,7 +50,7 @@ void register_tokenizer_parts(py::module_& testing) {
       "The C++ BertNormalizer alone: what tokenizers' BertNormalizer.normalize_str returns.");
   testing.def(
       "encode_prefix",
-      [](const WordPieceTokenizer& tokenizer, py::handle text, size_t max_tokens) {
+      [](const PairTokenizer& tokenizer, py::handle text, size_t max_tokens) {
         const std::string s = utf8_text(text, "text");
         bool cut = false;
         std::vector<int32_t> ids;

@@ -3,14 +3,19 @@
 #include <algorithm>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 
 namespace crossrank {
 
-Engine::Engine(std::shared_ptr<const WordPieceTokenizer> tokenizer, std::shared_ptr<const OnnxSession> session,
+Engine::Engine(std::shared_ptr<const PairTokenizer> tokenizer, std::shared_ptr<const OnnxSession> session,
                EngineConfig config)
     : tokenizer_(std::move(tokenizer)), session_(std::move(session)), config_(config) {
   if (!tokenizer_ || !session_) throw std::invalid_argument("engine needs a tokenizer and a session");
-  if (config_.max_length < 4) throw std::invalid_argument("max_length must be at least 4");
+  const size_t least = tokenizer_->pair_template().min_max_length();
+  if (config_.max_length < least) {
+    throw std::invalid_argument("max_length must be at least " + std::to_string(least) + " (" +
+                                std::to_string(least - 1) + " special tokens + 1)");
+  }
 }
 
 ScoreResult Engine::score(const std::vector<std::string>& queries, const std::vector<std::string>& docs,
@@ -27,7 +32,7 @@ ScoreResult Engine::score(const std::vector<std::string>& queries, const std::ve
     if (i == 0 || queries[i] != queries[i - 1]) query_ids = tokenizer_->encode(queries[i]);
     // Past max(query, budget) + 1 document tokens, the pair is the same whatever follows (both
     // truncations keep at most that many and both see that tokens were cut): stop tokenizing there.
-    const size_t needed = std::max(query_ids.size(), config_.max_length - 3) + 1;
+    const size_t needed = std::max(query_ids.size(), config_.max_length - tokenizer_->pair_template().special_count()) + 1;
     pairs.push_back(tokenizer_->build_pair(query_ids, tokenizer_->encode_prefix(docs[i], needed, nullptr),
                                            config_.max_length, config_.truncation));
   }
@@ -41,8 +46,7 @@ ScoreResult Engine::score_ids(const std::vector<std::vector<int32_t>>& query_ids
   if (query_ids.size() != doc_ids.size() && query_ids.size() != 1) {
     throw std::invalid_argument("give one query or one query per document");
   }
-  int32_t vocab_size = static_cast<int32_t>(tokenizer_->config().vocab.size());
-  for (const AddedToken& token : tokenizer_->config().added_tokens) vocab_size = std::max(vocab_size, token.id + 1);
+  const int32_t id_limit = tokenizer_->id_limit();
   std::vector<PairEncoding> pairs;
   pairs.reserve(doc_ids.size());
   PollClock clock(progress);
@@ -52,7 +56,7 @@ ScoreResult Engine::score_ids(const std::vector<std::vector<int32_t>>& query_ids
     const std::vector<int32_t>& query = query_ids.size() == 1 ? query_ids[0] : query_ids[i];
     for (const std::vector<int32_t>* side : {&query, &doc_ids[i]}) {
       for (int32_t id : *side) {
-        if (id < 0 || id >= vocab_size) {
+        if (id < 0 || id >= id_limit) {
           throw std::invalid_argument("pair " + std::to_string(first_index + i) + ": token id " +
                                       std::to_string(id) + " is outside the vocabulary");
         }

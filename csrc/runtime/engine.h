@@ -12,7 +12,7 @@
 #include "runtime/cancel.h"
 #include "runtime/onnx_session.h"
 #include "runtime/supervised_for.h"
-#include "tokenizer/wordpiece/wordpiece_tokenizer.h"
+#include "tokenizer/pair_tokenizer.h"
 
 namespace crossrank {
 
@@ -63,7 +63,7 @@ std::vector<std::pair<size_t, size_t>> window_spans(size_t n, size_t window, siz
 
 class Engine {
  public:
-  Engine(std::shared_ptr<const WordPieceTokenizer> tokenizer, std::shared_ptr<const OnnxSession> session,
+  Engine(std::shared_ptr<const PairTokenizer> tokenizer, std::shared_ptr<const OnnxSession> session,
          EngineConfig config);
 
   // Scores pairs (queries[i], docs[i]). Thread-safe. The progress callback is only ever called
@@ -95,7 +95,7 @@ class Engine {
   const EngineConfig& config() const { return config_; }
 
  private:
-  std::shared_ptr<const WordPieceTokenizer> tokenizer_;
+  std::shared_ptr<const PairTokenizer> tokenizer_;
   std::shared_ptr<const OnnxSession> session_;
   EngineConfig config_;
 };

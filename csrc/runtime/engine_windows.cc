@@ -45,7 +45,7 @@ WindowedResult Engine::score_windows(const std::vector<std::string>& queries, co
                                      CancelSource* cancel) const {
   if (queries.size() != docs.size()) throw std::invalid_argument("queries and docs differ in length");
   if (options.max_windows == 0) throw std::invalid_argument("max_windows must be at least 1");
-  const size_t budget = config_.max_length - 3;
+  const size_t budget = config_.max_length - tokenizer_->pair_template().special_count();
   const size_t cap = options.max_tokens_per_doc == 0 ? std::numeric_limits<size_t>::max() : options.max_tokens_per_doc;
   WindowedResult result;
   result.doc_offsets.reserve(docs.size() + 1);

@@ -2,14 +2,18 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 namespace crossrank {
 
 PairEncoding build_pair(const PairTemplate& pair_template, const std::vector<int32_t>& query_ids,
                         const std::vector<int32_t>& doc_ids, size_t max_length, Truncation truncation) {
-  if (max_length < 4) throw std::invalid_argument("max_length must be >= 4 (3 special tokens + 1)");
-  const size_t budget = max_length - 3;
+  if (max_length < pair_template.min_max_length()) {
+    throw std::invalid_argument("max_length must be >= " + std::to_string(pair_template.min_max_length()) + " (" +
+                                std::to_string(pair_template.special_count()) + " special tokens + 1)");
+  }
+  const size_t budget = max_length - pair_template.special_count();
   const size_t nq = query_ids.size();
   const size_t nd = doc_ids.size();
   size_t keep_q = nq;
@@ -48,15 +52,18 @@ PairEncoding build_pair(const PairTemplate& pair_template, const std::vector<int
   PairEncoding enc;
   enc.query_truncated = keep_q < nq;
   enc.truncated = enc.query_truncated || keep_d < nd;
-  const size_t total = keep_q + keep_d + 3;
+  const std::vector<int32_t>& prefix = pair_template.prefix;
+  const std::vector<int32_t>& middle = pair_template.middle;
+  const std::vector<int32_t>& suffix = pair_template.suffix;
+  const size_t total = keep_q + keep_d + pair_template.special_count();
   enc.ids.reserve(total);
   enc.type_ids.reserve(total);
-  enc.ids.push_back(pair_template.cls_id);
+  enc.ids.insert(enc.ids.end(), prefix.begin(), prefix.end());
   enc.ids.insert(enc.ids.end(), query_ids.begin(), query_ids.begin() + keep_q);
-  enc.ids.push_back(pair_template.sep_id);
-  enc.type_ids.assign(keep_q + 2, pair_template.type_id_a);
+  enc.ids.insert(enc.ids.end(), middle.begin(), middle.end());
+  enc.type_ids.assign(enc.ids.size(), pair_template.type_id_a);
   enc.ids.insert(enc.ids.end(), doc_ids.begin(), doc_ids.begin() + keep_d);
-  enc.ids.push_back(pair_template.sep_id);
+  enc.ids.insert(enc.ids.end(), suffix.begin(), suffix.end());
   enc.type_ids.resize(total, pair_template.type_id_b);
   return enc;
 }

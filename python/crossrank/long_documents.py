@@ -47,26 +47,29 @@ class LongDocumentOptions:
 
 
 def check_long_options(long_documents: object, window: object, stride: object, max_windows: object,
-                       max_tokens_per_doc: object, *, max_length: int) -> LongDocumentOptions:
+                       max_tokens_per_doc: object, *, max_length: int, special_tokens: int = 3) -> LongDocumentOptions:
     """The options, checked; ValueError names the argument and what it accepts.
 
     Args:
         long_documents: one of LONG_DOCUMENTS.
-        window: document tokens per window, 1 to max_length - 3 (the model's limit less [CLS] and
-            two [SEP]), or None.
+        window: document tokens per window, 1 to max_length - special_tokens (the model's limit less
+            its pair template's special tokens), or None.
         stride: tokens from one window's start to the next, 1 to the window, or None.
         max_windows: windows per document at most (None: DEFAULT_MAX_WINDOWS); not with "firstp",
             which scores the first window only.
         max_tokens_per_doc: cut each document to this many tokens before windowing, or None.
         max_length: the Reranker's max_length.
+        special_tokens: special tokens in the model's pair template (``Tokenizer.special_count``:
+            3 for BERT's [CLS] A [SEP] B [SEP], 4 for XLM-R's <s> A </s></s> B </s>).
 
     Raises:
         ValueError: for a value out of range, or a window option given with "truncate".
     """
     mode = check_choice(long_documents, LONG_DOCUMENTS, "long_documents")
-    limit = max_length - 3
+    limit = max_length - special_tokens
     window = check_int(window, "window", minimum=1, maximum=limit, allow_none=True,
-                       maximum_name=f"max_length - 3 = {limit} (the model's limit less [CLS] and two [SEP])")
+                       maximum_name=f"max_length - {special_tokens} = {limit} (the model's limit less its "
+                                    f"{special_tokens} special tokens)")
     stride = check_int(stride, "stride", minimum=1, maximum=window or limit, allow_none=True,
                        maximum_name=f"the window ({window or limit}), so that the windows cover the document")
     max_windows = check_int(max_windows, "max_windows", minimum=1, maximum=INT32_MAX, allow_none=True)

@@ -209,7 +209,7 @@ class Reranker:
                 or the document's token ids are cut into windows, each scored with the whole query,
                 all in one engine call, and its score is its first window's ("firstp"), its best
                 window's ("maxp") or their mean ("meanp").
-            window: document tokens per window, at most max_length - 3; default: what fits after
+            window: document tokens per window, at most max_length less the special tokens; default: what fits after
                 each pair's query (a longer window is shrunk to that, as is its stride).
             stride: tokens from one window's start to the next (windows overlap by window - stride);
                 default three quarters of the window, so a passage up to a quarter window long that a
@@ -224,7 +224,7 @@ class Reranker:
                 limit, stride longer than the window, max_windows < 1, ...).
         """
         options = check_long_options(long_documents, window, stride, max_windows, max_tokens_per_doc,
-                                     max_length=self.max_length)
+                                     max_length=self.max_length, special_tokens=self.tokenizer.special_count)
         queries, docs = split_pairs(pairs)
         if options.plain:
             return self._score_texts(queries, docs, show_progress)
@@ -245,7 +245,7 @@ class Reranker:
         docs = [check_text(doc, f"document {i}") for i, doc in enumerate(documents)]
         top_k = check_positive_int(top_k, "top_k", allow_none=True)
         options = check_long_options(long_documents, window, stride, max_windows, max_tokens_per_doc,
-                                     max_length=self.max_length)
+                                     max_length=self.max_length, special_tokens=self.tokenizer.special_count)
         if options.plain:
             scores = self._score_texts([query] * len(docs), docs, show_progress)
             order = np.argsort(-scores, kind="stable")[:top_k]

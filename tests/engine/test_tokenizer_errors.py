@@ -8,7 +8,8 @@ import json
 import pytest
 from tokenizer_cases import MINILM_JSON, tokenizer_variant
 
-from crossrank.tokenizer import MAX_INPUT_CHARS_PER_WORD, Tokenizer
+from crossrank.tokenizer import Tokenizer
+from crossrank.tokenizer.wordpiece import MAX_INPUT_CHARS_PER_WORD
 
 
 def test_non_utf8_bytes_name_the_file(tmp_path):

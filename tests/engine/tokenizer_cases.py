@@ -138,7 +138,7 @@ def hf_expected(hf: tokenizers.Tokenizer, pairs: list[tuple[str, str]], max_leng
     if lengths is None:
         lengths = (hf_lengths(hf, [q for q, _ in pairs]), hf_lengths(hf, [d for _, d in pairs]))
     q_len, d_len = lengths
-    budget = max_length - 3
+    budget = max_length - hf.num_special_tokens_to_add(is_pair=True)
     groups: dict[str, list[int]] = {"only_second": [], "longest_first": []}
     for i in range(len(pairs)):
         total = q_len[i] + d_len[i]
@@ -150,7 +150,7 @@ def hf_expected(hf: tokenizers.Tokenizer, pairs: list[tuple[str, str]], max_leng
             continue
         hf.enable_truncation(max_length, strategy=strat)
         for i, enc in zip(idx, hf.encode_batch([pairs[i] for i in idx])):
-            kept_q = enc.type_ids.count(0) - 2
+            kept_q = enc.sequence_ids.count(0)
             out[i] = (enc.ids, enc.type_ids, q_len[i] + d_len[i] > budget, kept_q < q_len[i])
     hf.no_truncation()
     return out

@@ -13,8 +13,8 @@ struct WordPieceTokenizer::Scratch {
   std::vector<char32_t> text;        // decoded input
   std::vector<char32_t> normalized;  // normalized piece
   std::vector<char32_t> nfd;         // normalizer scratch
-  std::vector<Segment> raw_segments;
-  std::vector<Segment> normalized_segments;
+  std::vector<TextSegment> raw_segments;
+  std::vector<TextSegment> normalized_segments;
   std::string word;                  // UTF-8 bytes of the current word
   std::vector<uint32_t> bounds;      // byte offset of each char of the word (+ end)
   std::vector<int32_t> query_ids;
@@ -51,10 +51,6 @@ size_t piece_end(std::string_view text, size_t begin, size_t want) {
   return text.size();
 }
 
-bool has_whitespace(const std::u32string& text) {
-  return std::any_of(text.begin(), text.end(), [](char32_t c) { return unicode::is_whitespace(c); });
-}
-
 // After a huge text, give the per-thread buffers' memory back.
 template <typename T>
 void release_if_huge(std::vector<T>& v) {
@@ -62,7 +58,7 @@ void release_if_huge(std::vector<T>& v) {
   if (v.capacity() > kKeep) std::vector<T>().swap(v);
 }
 
-BertNormalizerOptions normalizer_options(const TokenizerConfig& c) {
+BertNormalizerOptions normalizer_options(const WordPieceConfig& c) {
   BertNormalizerOptions o;
   o.clean_text = c.clean_text;
   o.handle_chinese_chars = c.handle_chinese_chars;
@@ -82,8 +78,8 @@ std::u32string decode_or_throw(std::string_view text, const char* what) {
 
 }  // namespace
 
-WordPieceTokenizer::WordPieceTokenizer(TokenizerConfig config)
-    : config_(std::move(config)), normalizer_(normalizer_options(config_)) {
+WordPieceTokenizer::WordPieceTokenizer(WordPieceConfig config)
+    : PairTokenizer(config.pair_template), config_(std::move(config)), normalizer_(normalizer_options(config_)) {
   if (config_.vocab.empty()) throw std::invalid_argument("tokenizer vocab is empty");
   if (config_.vocab.size() > static_cast<size_t>(INT32_MAX)) throw std::invalid_argument("vocab too large");
   const std::string& prefix = config_.continuing_subword_prefix;
@@ -103,92 +99,36 @@ WordPieceTokenizer::WordPieceTokenizer(TokenizerConfig config)
   }
   unk_id_ = token_to_id_.find(config_.unk_token);
   if (unk_id_ < 0) throw std::invalid_argument("unk token '" + config_.unk_token + "' is not in the vocab");
-  const PairTemplate& pair = config_.pair_template;
-  if (pair.cls_id < 0 || pair.sep_id < 0) throw std::invalid_argument("cls_id and sep_id must be >= 0");
 
   Scratch& s = scratch();
+  bool raw_whitespace = false;
   for (const AddedToken& token : config_.added_tokens) {
     if (token.content.empty()) throw std::invalid_argument("added token with empty content");
     if (token.id < 0) throw std::invalid_argument("added token '" + token.content + "' has a negative id");
-    Pattern p;
-    p.id = token.id;
-    p.lstrip = token.lstrip;
-    p.rstrip = token.rstrip;
-    p.single_word = token.single_word;
     std::u32string content = decode_or_throw(token.content, "added token");
     if (token.normalized) {
       // tokenizers matches normalized=true tokens by their normalized content in
       // the normalized text.
       s.normalized.clear();
       normalizer_.normalize(content.data(), content.size(), s.normalized, s.nfd);
-      p.text.assign(s.normalized.begin(), s.normalized.end());
-      splits_at_whitespace_ = splits_at_whitespace_ && !has_whitespace(p.text) && !has_whitespace(content);
-      if (p.text.empty()) {
+      if (s.normalized.empty()) {
         throw std::invalid_argument("added token '" + token.content + "' normalizes to an empty string");
       }
-      normalized_patterns_.add(std::move(p));
+      // The raw content too: whitespace that normalizes away still joins words in encode_prefix's pieces.
+      raw_whitespace = raw_whitespace || std::any_of(content.begin(), content.end(), unicode::is_whitespace);
+      normalized_patterns_.add(std::u32string(s.normalized.begin(), s.normalized.end()), token.id, token.lstrip,
+                               token.rstrip, token.single_word);
     } else {
-      splits_at_whitespace_ = splits_at_whitespace_ && !has_whitespace(content);
-      p.text = std::move(content);
-      raw_patterns_.add(std::move(p));
+      raw_patterns_.add(std::move(content), token.id, token.lstrip, token.rstrip, token.single_word);
     }
   }
+  splits_at_whitespace_ = !raw_whitespace && !raw_patterns_.any_whitespace() && !normalized_patterns_.any_whitespace();
 }
 
-void WordPieceTokenizer::PatternSet::add(Pattern p) {
-  const char32_t c = p.text[0];
-  if (c < 128) {
-    ascii_first[c >> 6] |= uint64_t{1} << (c & 63);
-  } else {
-    non_ascii_first = true;
-  }
-  patterns.push_back(std::move(p));
-}
-
-void WordPieceTokenizer::find_matches(const PatternSet& set, const char32_t* text, size_t n,
-                                      std::vector<Segment>& out) {
-  const std::vector<Pattern>& patterns = set.patterns;
-  out.clear();
-  size_t start_offset = 0;
-  size_t pos = 0;
-  while (pos < n) {
-    // Leftmost-longest match at or after pos (aho-corasick MatchKind::LeftmostLongest).
-    size_t mstart = n;
-    const Pattern* best = nullptr;
-    for (size_t i = pos; i < n && best == nullptr; ++i) {
-      const char32_t c = text[i];
-      if (!set.may_start(c)) continue;
-      for (const Pattern& p : patterns) {
-        if (p.text[0] != c || p.text.size() > n - i) continue;
-        if (best != nullptr && p.text.size() <= best->text.size()) continue;
-        if (std::equal(p.text.begin() + 1, p.text.end(), text + i + 1)) {
-          best = &p;
-          mstart = i;
-        }
-      }
-    }
-    if (best == nullptr) break;
-    size_t start = mstart;
-    size_t stop = mstart + best->text.size();
-    pos = stop;
-    if (best->single_word) {
-      const bool start_space = start == 0 || !unicode::is_alphanumeric(text[start - 1]);
-      const bool stop_space = stop == n || !unicode::is_alphanumeric(text[stop]);
-      if (!start_space || !stop_space) continue;
-    }
-    if (best->lstrip) {
-      size_t new_start = start;
-      while (new_start > 0 && unicode::is_whitespace(text[new_start - 1])) --new_start;
-      start = std::max(new_start, start_offset);
-    }
-    if (best->rstrip) {
-      while (stop < n && unicode::is_whitespace(text[stop])) ++stop;
-    }
-    if (start_offset < start) out.push_back(Segment{start_offset, start, -1});
-    out.push_back(Segment{start, stop, best->id});
-    start_offset = stop;
-  }
-  if (start_offset < n) out.push_back(Segment{start_offset, n, -1});
+int32_t WordPieceTokenizer::id_limit() const {
+  int32_t limit = PairTokenizer::id_limit();
+  for (const AddedToken& token : config_.added_tokens) limit = std::max(limit, token.id + 1);
+  return limit;
 }
 
 void WordPieceTokenizer::wordpiece(const char32_t* word, size_t n, std::vector<int32_t>& ids,
@@ -260,8 +200,8 @@ void WordPieceTokenizer::encode_normalized(const char32_t* text, size_t n, std::
     encode_words(norm, len, ids, s);
     return;
   }
-  find_matches(normalized_patterns_, norm, len, s.normalized_segments);
-  for (const Segment& seg : s.normalized_segments) {
+  normalized_patterns_.find(norm, len, s.normalized_segments);
+  for (const TextSegment& seg : s.normalized_segments) {
     if (seg.id >= 0) {
       ids.push_back(seg.id);
     } else {
@@ -283,8 +223,8 @@ void WordPieceTokenizer::encode_into(std::string_view text, std::vector<int32_t>
     encode_normalized(cps, n, ids, s);
     return;
   }
-  find_matches(raw_patterns_, cps, n, s.raw_segments);
-  for (const Segment& seg : s.raw_segments) {
+  raw_patterns_.find(cps, n, s.raw_segments);
+  for (const TextSegment& seg : s.raw_segments) {
     if (seg.id >= 0) {
       ids.push_back(seg.id);
     } else {
@@ -329,15 +269,9 @@ std::vector<int32_t> WordPieceTokenizer::encode_prefix(std::string_view text, si
 
 uint64_t tokenized_bytes() { return g_tokenized_bytes.load(std::memory_order_relaxed); }
 
-PairEncoding WordPieceTokenizer::build_pair(const std::vector<int32_t>& query_ids,
-                                            const std::vector<int32_t>& doc_ids, size_t max_length,
-                                            Truncation truncation) const {
-  return crossrank::build_pair(config_.pair_template, query_ids, doc_ids, max_length, truncation);
-}
-
 PairEncoding WordPieceTokenizer::encode_pair(std::string_view query, std::string_view doc, size_t max_length,
                                              Truncation truncation) const {
-  if (max_length < 4) throw std::invalid_argument("max_length must be >= 4 (3 special tokens + 1)");
+  if (max_length < pair_template().min_max_length()) return PairTokenizer::encode_pair({}, {}, max_length, truncation);
   Scratch& s = scratch();
   s.query_ids.clear();
   s.doc_ids.clear();

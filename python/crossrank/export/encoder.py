@@ -183,7 +183,7 @@ def _verify(hf_model, folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
 
     tok = Tokenizer.from_file(folder / TOKENIZER_FILE)
     limit = int(manifest["max_length"]) - 2
-    ids, mask = pad_rows([[tok.native.cls_id, *tok.encode(t)[:limit], tok.native.sep_id]
+    ids, mask = pad_rows([[*tok.native.prefix, *tok.encode(t)[:limit], *tok.native.middle[:1]]
                           for t in VERIFICATION_TEXTS], tok.pad_id)
     options = ort.SessionOptions()
     options.intra_op_num_threads = min(4, os.cpu_count() or 1)

@@ -52,8 +52,9 @@ class BiEncoder:
         self.max_tokens = max(int(max_tokens), self.max_length)
         self.max_batch_size = int(max_batch_size)
         self.tokenizer = Tokenizer.from_file(self.folder / self.manifest["files"]["tokenizer"])
-        self._cls = self.tokenizer.native.cls_id
-        self._sep = self.tokenizer.native.sep_id
+        # A single text as the pair template's first side: [CLS] text [SEP] (BERT), <s> text </s> (XLM-R).
+        self._prefix = list(self.tokenizer.native.prefix)
+        self._suffix = list(self.tokenizer.native.middle[:1])
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or physical_core_count()
         options.inter_op_num_threads = 1
@@ -65,8 +66,9 @@ class BiEncoder:
         return f"BiEncoder({str(self.folder)!r}, dim={self.dimension}, max_length={self.max_length})"
 
     def tokenize(self, text: str) -> list[int]:
-        """``[CLS] text [SEP]`` token ids, the text cut to max_length - 2 tokens."""
-        return [self._cls, *self.tokenizer.encode(text)[: self.max_length - 2], self._sep]
+        """``[CLS] text [SEP]`` token ids, the text cut to fit max_length."""
+        limit = self.max_length - len(self._prefix) - len(self._suffix)
+        return [*self._prefix, *self.tokenizer.encode(text)[:limit], *self._suffix]
 
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """Embeddings of ``texts``: float32 ``(len(texts), dimension)``, in input order."""

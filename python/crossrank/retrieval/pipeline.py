@@ -72,8 +72,9 @@ class Pipeline:
         self.reranker = reranker
         self.long_documents = {"long_documents": long_documents, "window": window, "stride": stride,
                                "max_windows": max_windows, "max_tokens_per_doc": max_tokens_per_doc}
-        windowed = not check_long_options(**self.long_documents, max_length=reranker.max_length if reranker
-                                          else 512).plain
+        limits = dict(max_length=reranker.max_length, special_tokens=reranker.tokenizer.special_count) if reranker \
+            else {"max_length": 512}
+        windowed = not check_long_options(**self.long_documents, **limits).plain
         pretokenize = pretokenize and not windowed
         self._keys = text_keys(self.corpus.texts) if dedupe == "text" else None
         self.tokens = tokens
