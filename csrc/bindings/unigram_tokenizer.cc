@@ -45,7 +45,12 @@ NormalizerStep step_from(py::handle item, size_t index) {
       throw py::type_error(where + " (precompiled) needs 'charsmap' bytes");
     }
     const std::string blob = py::bytes(d["charsmap"]);
-    step.charsmap = std::make_shared<const PrecompiledCharsmap>(blob);
+    try {
+      step.charsmap = std::make_shared<const PrecompiledCharsmap>(blob);
+    } catch (const std::invalid_argument& e) {
+      throw py::value_error(where + " (Precompiled): " + e.what() +
+                            "; the charsmap is damaged: save the tokenizer again from its source");
+    }
   } else if (kind == "strip") {
     step.kind = NormalizerStep::Kind::kStrip;
     step.strip_left = d.contains("left") && py::bool_(d["left"]);

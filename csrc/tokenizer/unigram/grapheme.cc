@@ -4,6 +4,7 @@ namespace crossrank {
 namespace grapheme {
 
 uint8_t properties(char32_t cp) {
+  if (cp >= 0x20 && cp < 0x7F) return 0;  // printable ASCII: Other, no flags
   size_t lo = 0, hi = kPropertiesSize;
   while (lo < hi) {
     const size_t mid = (lo + hi) / 2;

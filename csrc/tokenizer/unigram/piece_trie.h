@@ -2,6 +2,7 @@
 // pieces, shortest first (what `tokenizers`' Unigram trie's common_prefix_search yields).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -43,6 +44,10 @@ class PieceTrie {
     if (node == 0) return root_[c];
     const Node& n = nodes_[node];
     const unsigned char* labels = labels_.data() + n.first;
+    if (n.count > 8) {  // binary search among many children
+      const unsigned char* hit = std::lower_bound(labels, labels + n.count, c);
+      return (hit != labels + n.count && *hit == c) ? targets_[n.first + (hit - labels)] : kNone;
+    }
     for (uint32_t k = 0; k < n.count; ++k) {
       if (labels[k] == c) return targets_[n.first + k];
       if (labels[k] > c) break;
