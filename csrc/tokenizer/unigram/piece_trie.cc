@@ -5,7 +5,7 @@
 
 namespace crossrank {
 
-PieceTrie::PieceTrie(const std::vector<std::string>& pieces) {
+PieceTrie::PieceTrie(const std::vector<std::string>& pieces, const std::vector<double>& scores) {
   // Build level by level from the sorted pieces, so that every node's children are contiguous and
   // ascending: a node is a (begin, end, depth) range of sorted pieces sharing `depth` bytes.
   std::vector<uint32_t> order(pieces.size());
@@ -24,18 +24,21 @@ PieceTrie::PieceTrie(const std::vector<std::string>& pieces) {
     size_t i = cur.begin;
     // Pieces ending exactly here: the last id listed wins.
     while (i < cur.end && pieces[order[i]].size() == cur.depth) {
-      nodes_[cur.node].id = std::max(nodes_[cur.node].id, static_cast<int32_t>(order[i]));
+      Node& node = nodes_[cur.node];
+      if (static_cast<int32_t>(order[i]) > node.id) {
+        node.id = static_cast<int32_t>(order[i]);
+        node.score = scores[order[i]];
+      }
       ++i;
     }
-    nodes_[cur.node].first = static_cast<uint32_t>(labels_.size());
+    nodes_[cur.node].first = static_cast<uint32_t>(edges_.size());
     while (i < cur.end) {
       const unsigned char c = static_cast<unsigned char>(pieces[order[i]][cur.depth]);
       size_t j = i;
       while (j < cur.end && static_cast<unsigned char>(pieces[order[j]][cur.depth]) == c) ++j;
       const auto node = static_cast<uint32_t>(nodes_.size());
       nodes_.emplace_back();
-      labels_.push_back(c);
-      targets_.push_back(node);
+      edges_.push_back(Edge{node, c});
       if (cur.node == 0) root_[c] = node;
       ++nodes_[cur.node].count;
       queue.push_back({i, j, cur.depth + 1, node});

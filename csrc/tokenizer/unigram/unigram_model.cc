@@ -1,9 +1,11 @@
 #include "tokenizer/unigram/unigram_model.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <stdexcept>
 
+#include "tokenizer/unigram/piece_cache.h"
 #include "tokenizer/unigram/utf8_steps.h"
 #include "tokenizer/utf8.h"
 
@@ -45,7 +47,7 @@ UnigramVocab validated(UnigramVocab vocab) {
 }  // namespace
 
 UnigramModel::UnigramModel(UnigramVocab vocab)
-    : vocab_(validated(std::move(vocab))), trie_(vocab_.pieces) {
+    : vocab_(validated(std::move(vocab))), trie_(vocab_.pieces, vocab_.scores) {
   const double min_score = *std::min_element(vocab_.scores.begin(), vocab_.scores.end());
   unk_score_ = min_score - kUnkPenalty;
   for (int b = 0; b < 256; ++b) {
@@ -53,10 +55,20 @@ UnigramModel::UnigramModel(UnigramVocab vocab)
     std::snprintf(name, sizeof(name), "<0x%02X>", b);
     byte_ids_[b] = trie_.find(name);
   }
+  static std::atomic<uint64_t> next_serial{1};
+  serial_ = next_serial.fetch_add(1, std::memory_order_relaxed);
 }
 
 void UnigramModel::encode(std::string_view piece, std::vector<int32_t>& ids) const {
   if (piece.empty()) return;
+  PieceCache& cache = PieceCache::local();
+  if (cache.get(serial_, piece, ids)) return;
+  const size_t before = ids.size();
+  segment(piece, ids);
+  cache.put(serial_, piece, ids.data() + before, ids.size() - before);
+}
+
+void UnigramModel::segment(std::string_view piece, std::vector<int32_t>& ids) const {
   thread_local std::vector<BestPath> best;
   best.assign(piece.size() + 1, BestPath{});
   best[0].reached = true;
@@ -65,9 +77,9 @@ void UnigramModel::encode(std::string_view piece, std::vector<int32_t>& ids) con
     const double here = best[start].score;
     const size_t char_len = utf8_steps::length(s[start]);
     bool single_char_piece = false;
-    trie_.prefixes(piece.substr(start), [&](size_t length, int32_t id) {
+    trie_.prefixes(piece.substr(start), [&](size_t length, int32_t id, double score) {
       BestPath& target = best[start + length];
-      const double candidate = vocab_.scores[id] + here;
+      const double candidate = score + here;
       if (!target.reached || candidate > target.score) target = {candidate, start, id, true};
       if (length == char_len) single_char_piece = true;
     });

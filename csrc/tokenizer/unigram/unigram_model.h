@@ -37,11 +37,14 @@ class UnigramModel {
  private:
   // The id a token string gets: its piece, else its <0xXX> bytes (byte_fallback), else unk.
   void append_token(std::string_view token, std::vector<int32_t>& ids) const;
+  // encode() without the cache: the best segmentation (Viterbi).
+  void segment(std::string_view piece, std::vector<int32_t>& ids) const;
 
   UnigramVocab vocab_;
   PieceTrie trie_;
   double unk_score_ = 0.0;
   int32_t byte_ids_[256];  // <0xXX> piece ids (-1: missing)
+  uint64_t serial_ = 0;    // this model's key in the per-thread PieceCache
 };
 
 }  // namespace crossrank

@@ -96,3 +96,13 @@ def test_encode_prefix_equals_encode_cut(request, fixture):
             if limit >= 0:
                 ids, cut = _native.testing.encode_prefix(ours.native, text, limit)
                 assert ids == full[:limit] and cut == (len(full) > limit), (text[:40], limit)
+
+
+def test_models_in_one_thread_keep_their_own_cache(xlmr_json, xlmr_bf_json):
+    """Each thread caches the ids of recent words per model: two tokenizers used in turn must each
+    get their own ids (the fixtures' vocabularies differ, so a shared entry would show)."""
+    pairs = [(Tokenizer.from_file(p), hf_from_file(p)) for p in (xlmr_json, xlmr_bf_json)]
+    texts = [q for q, _ in multilingual_pairs(seed=8, count=300)]
+    for text in texts:
+        for ours, hf in pairs:
+            assert ours.encode(text) == hf.encode(text, add_special_tokens=False).ids, repr(text)
