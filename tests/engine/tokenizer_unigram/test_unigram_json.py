@@ -102,3 +102,16 @@ def test_bad_input_fails_clearly(xlmr_json):
         tok.encode_pairs([("a", "b"), ("a", "b"), ("a", "x\ud800y")])
     with pytest.raises(ValueError, match="max_length"):
         tok.encode_pairs([("a", "b")], max_length=4)
+
+
+def test_without_unk_id_an_unknown_character_fails_as_in_hf(xlmr_json, tmp_path):
+    path = _variant(xlmr_json, tmp_path, lambda c: c["model"].update(unk_id=None))
+    ours, hf = Tokenizer.from_file(path), hf_from_file(path)
+    assert ours.encode("hello world") == hf.encode("hello world", add_special_tokens=False).ids
+    unknown = "".join(chr(c) for c in range(0x10000, 0x10400)  # Linear B: not in the trained vocabulary
+                      if 3 in hf_from_file(xlmr_json).encode(chr(c), add_special_tokens=False).ids)[:3]
+    assert unknown
+    with pytest.raises(Exception):
+        hf.encode(unknown, add_special_tokens=False)
+    with pytest.raises(ValueError, match="unk_id"):
+        ours.encode(unknown)
