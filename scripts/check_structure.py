@@ -25,7 +25,8 @@ import sys
 from pathlib import Path
 
 MAX_LINES = 400
-GENERATED = ("unicode_tables", "bpe_tables")  # written by scripts/generate_unicode_tables.py, generate_bpe_tables.py
+# Written by scripts/generate_unicode_tables.py, generate_bpe_tables.py, generate_grapheme_tables.py.
+GENERATED = ("unicode_tables", "bpe_tables", "grapheme_tables")
 EXTENSIONS = {"crossrank._native"}  # compiled modules: leaves of the graph
 
 

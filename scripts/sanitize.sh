@@ -8,6 +8,8 @@
 #   PYTHON=/path/to/python scripts/sanitize.sh
 #   CROSSRANK_SANITIZE_TESTS="tests/engine/test_a.py tests/engine/test_b.py" scripts/sanitize.sh
 #                                       # other tests than tests/engine (.ci/run runs a subset)
+#   PYTHONPATH=/tmp/site-extra scripts/sanitize.sh
+#                                       # extra test-only packages, after the sanitized build
 #
 # Needs g++ with its libasan (Debian: libasan8, a dependency of g++), and in PYTHON's environment
 # what the build needs without isolation: scikit-build-core, pybind11 (.ci/run installs them).
@@ -44,5 +46,5 @@ echo "sanitize: running ${TESTS[*]} under ASan + UBSan" >&2
 LD_PRELOAD="$LIBASAN $LIBSTDCXX" \
   ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_stack_use_after_return=0" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-  PYTHONPATH="$OUT/site" CROSSRANK_STOP_WITHIN_S=${CROSSRANK_STOP_WITHIN_S:-5} \
+  PYTHONPATH="$OUT/site${PYTHONPATH:+:$PYTHONPATH}" CROSSRANK_STOP_WITHIN_S=${CROSSRANK_STOP_WITHIN_S:-5} \
   "$PYTHON" -m pytest -x -q -p no:cacheprovider "${TESTS[@]}" "$@"

@@ -5,6 +5,7 @@ PYBIND11_MODULE(_native, m) {
   crossrank::bindings::register_runtime(m);
   crossrank::bindings::register_tokenizer(m);
   crossrank::bindings::register_bpe_tokenizer(m);
+  crossrank::bindings::register_unigram_tokenizer(m);
   crossrank::bindings::register_session(m);
   crossrank::bindings::register_engine(m);
   crossrank::bindings::register_testing(m);

@@ -8,6 +8,7 @@ namespace crossrank::bindings {
 void register_runtime(pybind11::module_& m);
 void register_tokenizer(pybind11::module_& m);
 void register_bpe_tokenizer(pybind11::module_& m);
+void register_unigram_tokenizer(pybind11::module_& m);
 void register_session(pybind11::module_& m);
 void register_engine(pybind11::module_& m);
 // The submodule crossrank._native.testing.

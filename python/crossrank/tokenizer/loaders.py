@@ -8,13 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from crossrank.tokenizer.bpe import load as load_bpe
-from crossrank.tokenizer.wordpiece import load as load_wordpiece
 from crossrank.tokenizer._json import NativeSpec, unsupported
+from crossrank.tokenizer.bpe import load as load_bpe
+from crossrank.tokenizer.unigram import load as load_unigram
+from crossrank.tokenizer.wordpiece import load as load_wordpiece
 
 # model.type -> (loader, the model families that use it).
 LOADERS: dict[str, tuple[Callable[[dict[str, Any]], NativeSpec], str]] = {
     "WordPiece": (load_wordpiece, "BERT, ELECTRA, MiniLM"),
+    "Unigram": (load_unigram, "XLM-RoBERTa, mMiniLMv2, bge-reranker"),
     "BPE": (load_bpe, "byte-level: ModernBERT, GPT-NeoX, RoBERTa"),
 }
 

@@ -1,0 +1,162 @@
+#include "tokenizer/unigram/unigram_tokenizer.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "tokenizer/utf8.h"
+
+namespace crossrank {
+namespace {
+
+std::u32string decode_or_throw(std::string_view text, const std::string& what) {
+  std::vector<char32_t> cps;
+  size_t bad = 0;
+  if (!utf8::decode(text, cps, &bad)) {
+    throw std::invalid_argument(what + " is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+  }
+  return std::u32string(cps.begin(), cps.end());
+}
+
+// Byte offset of each code point of valid UTF-8 `text`, plus the end.
+void code_point_offsets(std::string_view text, std::vector<size_t>& offsets) {
+  offsets.clear();
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) offsets.push_back(i);
+  }
+  offsets.push_back(text.size());
+}
+
+// Bytes per token encode_prefix reads ahead (XLM-R averages ~4 bytes per token in English).
+constexpr size_t kPrefixBytesPerToken = 6;
+constexpr size_t kPrefixMinPartBytes = 256;
+
+inline bool is_ascii_alnum(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+// Whether an added token keeps the text cuttable before a space between ASCII alphanumerics: it has
+// no space, and does not strip a space away from a letter or digit it starts or ends with.
+bool cuttable_next_to(const AddedToken& token) {
+  const std::string& c = token.content;
+  if (c.find(' ') != std::string::npos) return false;
+  if (token.lstrip && is_ascii_alnum(c.front())) return false;
+  if (token.rstrip && is_ascii_alnum(c.back())) return false;
+  return true;
+}
+
+// Where the part of text starting at `begin` ends: before the first single space between ASCII
+// alphanumerics at or past begin + want (the text's end when there is none).
+size_t part_end(std::string_view text, size_t begin, size_t want) {
+  if (want >= text.size() - begin) return text.size();
+  for (size_t i = std::max(begin + want, begin + 1); i + 1 < text.size(); ++i) {
+    if (text[i] == ' ' && is_ascii_alnum(text[i - 1]) && is_ascii_alnum(text[i + 1])) return i;
+  }
+  return text.size();
+}
+
+}  // namespace
+
+UnigramTokenizer::UnigramTokenizer(PairTemplate pair_template, UnigramPipeline pipeline,
+                                   const std::vector<AddedToken>& added)
+    : PairTokenizer(std::move(pair_template)), pipeline_(std::move(pipeline)) {
+  cuttable_ = pipeline_.cuttable_at_spaces();
+  std::string normalized;
+  for (size_t k = 0; k < added.size(); ++k) {
+    const AddedToken& token = added[k];
+    const std::string where = "added token " + std::to_string(k) + " ('" + token.content + "')";
+    if (token.content.empty()) throw std::invalid_argument("added token " + std::to_string(k) + " is empty");
+    if (token.id < 0) throw std::invalid_argument(where + " has a negative id");
+    decode_or_throw(token.content, where);
+    if (!cuttable_next_to(token)) cuttable_ = false;
+    added_id_limit_ = std::max(added_id_limit_, token.id + 1);
+    if (token.normalized) {
+      pipeline_.normalize(token.content, normalized);
+      if (normalized.empty()) continue;  // never matches, as in tokenizers
+      normalized_patterns_.add(decode_or_throw(normalized, where), token.id, token.lstrip, token.rstrip,
+                               token.single_word);
+    } else {
+      raw_patterns_.add(decode_or_throw(token.content, where), token.id, token.lstrip, token.rstrip,
+                        token.single_word);
+    }
+  }
+}
+
+std::vector<int32_t> UnigramTokenizer::encode(std::string_view text) const {
+  std::vector<int32_t> ids;
+  encode_into(text, true, ids);
+  return ids;
+}
+
+std::vector<int32_t> UnigramTokenizer::encode_prefix(std::string_view text, size_t max_tokens, bool* cut) const {
+  std::vector<int32_t> ids;
+  if (!cuttable_) {
+    encode_into(text, true, ids);
+  } else {
+    for (size_t begin = 0; begin < text.size() && ids.size() <= max_tokens;) {
+      const size_t want = std::max(kPrefixMinPartBytes, (max_tokens + 1 - ids.size()) * kPrefixBytesPerToken);
+      const size_t end = part_end(text, begin, want);
+      encode_into(text.substr(begin, end - begin), begin == 0, ids);
+      begin = end;
+    }
+  }
+  if (cut != nullptr) *cut = ids.size() > max_tokens;
+  if (ids.size() > max_tokens) ids.resize(max_tokens);
+  return ids;
+}
+
+int32_t UnigramTokenizer::id_limit() const { return std::max(PairTokenizer::id_limit(), added_id_limit_); }
+
+void UnigramTokenizer::encode_into(std::string_view text, bool at_start, std::vector<int32_t>& ids) const {
+  if (raw_patterns_.empty()) {
+    thread_local std::vector<char32_t> unused;
+    unused.clear();
+    size_t bad = 0;
+    if (!utf8::decode(text, unused, &bad)) {
+      throw std::invalid_argument("text is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+    }
+    encode_piece(text, at_start, ids);
+    return;
+  }
+  const std::u32string cps = decode_or_throw(text, "text");
+  thread_local std::vector<size_t> offsets;
+  thread_local std::vector<TextSegment> segments;
+  code_point_offsets(text, offsets);
+  segments.clear();
+  raw_patterns_.find(cps.data(), cps.size(), segments);
+  for (const TextSegment& seg : segments) {
+    if (seg.id >= 0) {
+      ids.push_back(seg.id);
+    } else {
+      encode_piece(text.substr(offsets[seg.begin], offsets[seg.end] - offsets[seg.begin]),
+                   at_start && seg.begin == 0, ids);
+    }
+  }
+}
+
+void UnigramTokenizer::encode_piece(std::string_view piece, bool starts_text, std::vector<int32_t>& ids) const {
+  thread_local std::string normalized;
+  pipeline_.normalize(piece, normalized);
+  if (normalized_patterns_.empty()) {
+    pipeline_.tokenize_normalized(normalized, starts_text, ids);
+    return;
+  }
+  thread_local std::vector<size_t> offsets;
+  thread_local std::vector<TextSegment> segments;
+  const std::u32string cps = decode_or_throw(normalized, "normalized text");
+  code_point_offsets(normalized, offsets);
+  segments.clear();
+  normalized_patterns_.find(cps.data(), cps.size(), segments);
+  const std::string_view view = normalized;
+  for (const TextSegment& seg : segments) {
+    if (seg.id >= 0) {
+      ids.push_back(seg.id);
+    } else {
+      pipeline_.tokenize_normalized(view.substr(offsets[seg.begin], offsets[seg.end] - offsets[seg.begin]),
+                                    starts_text && seg.begin == 0, ids);
+    }
+  }
+}
+
+}  // namespace crossrank
