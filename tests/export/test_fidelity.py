@@ -197,7 +197,7 @@ def test_report_json_is_written(tiny_bundle):
     g = r["gate"]
     assert g["decision"] in ("int8", "mixed", "fp32")
     assert g["thresholds"]["min_top10_overlap"] == 0.95 and g["thresholds"]["max_ndcg_drop_points"] == 0.5
-    assert g["message"] and g["gated_on"] == ["builtin"]
+    assert g["message"] and g["gated_on"] == ["builtin", "web"] == r["gated_on"]
     assert sum(bool(v.get("chosen")) for v in r["variants"]) == 1
     # crossrank.json carries the decision and every variant's numbers
     fm = _manifest(tiny_bundle)["fidelity"]
