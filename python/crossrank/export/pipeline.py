@@ -43,7 +43,7 @@ from crossrank.export.onnx_steps import (
 )
 from crossrank.export.precision_steps import rung_step, static_step
 from crossrank.export.report import apply_gate, gate_thresholds, run_fidelity
-from crossrank.export.rungs import check_calibration_dir
+from crossrank.export.rungs import check_calibration_dir, format_rungs
 from crossrank.export.source import (
     SourceModel,
     describe_source,
@@ -238,7 +238,7 @@ def _rung_step(folder: Path, manifest: dict[str, Any], report: dict[str, Any], s
     manifest["timings_s"] = steps.timings
     write_json(folder / REPORT_FILE, report)
     if options.progress:
-        print(format_report(report), file=sys.stderr, flush=True)
+        print(format_report(report) + "\n" + format_rungs(report), file=sys.stderr, flush=True)
 
 
 def _engine_graph_step(folder: Path, manifest: dict[str, Any], steps: Steps) -> None:

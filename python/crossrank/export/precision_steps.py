@@ -9,7 +9,7 @@ from typing import Any
 from crossrank._validation import PRECISIONS
 from crossrank.bundle import FP32_FILE, INT8_STATIC_FILE
 from crossrank.export.gate import GateThresholds, PoolSet
-from crossrank.export.rungs import build_static_rung, calibration_source, rung_table
+from crossrank.export.rungs import SPEED_PAIRS, build_static_rung, calibration_source, rung_table
 
 
 def static_step(folder: Path, manifest: dict[str, Any], report: dict[str, Any], sets: list[PoolSet],
@@ -39,7 +39,7 @@ def rung_step(folder: Path, manifest: dict[str, Any], report: dict[str, Any], se
     agreement = {"int8": next((v["metrics"] for v in report["variants"] if v.get("chosen")), None),
                  "int8_static": next((v["metrics"] for v in static.get("variants", []) if v.get("chosen")), None)}
     pairs = [(p.query, d) for ps in sets if ps.name in report["gated_on"] for p in ps.pools for d in p.docs]
-    table = rung_table(folder, available, passed, agreement, pairs[::max(1, len(pairs) // 48)][:48],
+    table = rung_table(folder, available, passed, agreement, pairs[::max(1, len(pairs) // SPEED_PAIRS)][:SPEED_PAIRS],
                        threads=threads)
     table["applied"] = gate_on
     report["rungs"] = table

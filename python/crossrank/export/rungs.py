@@ -30,6 +30,8 @@ from crossrank.reranker import Reranker
 # second try keeps them in fp32.
 FFN_OUTPUT_MARKERS = ("/output/dense/",)
 SPEED_PAIRS = 48  # pairs timed per rung and repetition
+# The histogram calibration methods need one shape for every run: pairs padded to this many tokens.
+HISTOGRAM_LENGTH = 128
 
 
 def calibration_source(calibration_dir: str | Path | None, gate_sets: Sequence[PoolSet], *,
@@ -80,7 +82,8 @@ def build_static_rung(folder: Path, fp32: Path, sets: Sequence[PoolSet], thresho
     """
     pools, info = calibration
     pairs = calibration_pairs(pools, calibration_limit)
-    reader = PairReader(folder / TOKENIZER_FILE, pairs, max_length=max_length, input_names=input_names)
+    reader = PairReader(folder / TOKENIZER_FILE, pairs, max_length=max_length, input_names=input_names,
+                        pad_to=None if method == "MinMax" else HISTOGRAM_LENGTH)
     variants, best = [], None
     for name, exclude in (("all MatMuls", []), ("FFN outputs fp32", _ffn_outputs(fp32))):
         if best is not None and (best["passed"] or not exclude):
@@ -158,3 +161,23 @@ def rung_table(folder: Path, available: Sequence[str], passed: dict[str, bool], 
             "speed_note": "median seconds of one score_pairs call over the same pairs, rungs interleaved, "
                           "on the exporting machine: compare the rungs side by side, not across machines",
             "rungs": rungs, "chosen": choose_rung(rungs)}
+
+
+def format_rungs(report: dict[str, Any]) -> str:
+    """Lines for the export's table: the static int8 variants and every rung's speed and pass."""
+    lines = []
+    static = report.get("int8_static") or {}
+    for v in static.get("variants", []):
+        label = v["name"] + (" *" if v.get("chosen") else "")
+        cells = [f"{s} top-10 {m['top10_overlap']:.3f} tau {m['kendall_tau']:.3f}"
+                 + (f" nDCG drop {m['ndcg@10_drop_points']:+.2f}" if "ndcg@10_drop_points" in m else "")
+                 for s, m in v["metrics"].items()]
+        lines.append(f"{label:<34} " + "; ".join(cells))
+    table = report.get("rungs") or {}
+    for p, r in (table.get("rungs") or {}).items():
+        lines.append(f"rung {p:<12} {'passes' if r['passed'] else 'fails ':<6} {r['pairs_per_s']:>8} pairs/s "
+                     f"({r['speedup_vs_fp32']:.2f}x fp32)")
+    if table:
+        lines.append(f"default precision: {table['chosen']}" + ("" if table.get("applied") else
+                                                             " (gate off: not applied)"))
+    return "\n".join(lines)

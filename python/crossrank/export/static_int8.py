@@ -26,12 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from crossrank._validation import CALIBRATION_METHODS, check_choice
 from crossrank.export.fidelity import Pool
 from crossrank.export.onnx_steps import count_ops, quiet
 from crossrank.tokenizer import Tokenizer
 
-# Calibration methods (ONNX Runtime's CalibrationMethod names); "MinMax" won on the distilled model.
-CALIBRATION_METHODS = ("MinMax", "Percentile", "Entropy")
 
 
 def calibration_pairs(pools: Sequence[Pool], limit: int = 200) -> list[tuple[str, str]]:
@@ -121,8 +120,7 @@ def quantize_static_int8(fp32: str | Path, out: str | Path, reader: PairReader, 
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    if method not in CALIBRATION_METHODS:
-        raise ValueError(f"calibration method must be one of {', '.join(CALIBRATION_METHODS)}, got {method!r}")
+    check_choice(method, CALIBRATION_METHODS, "calibration_method")
     shaped = Path(out).with_suffix(".shapes.onnx")
     infer_shapes(fp32, shaped)
     try:
