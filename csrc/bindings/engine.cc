@@ -83,6 +83,16 @@ void register_engine(py::module_& m) {
       .def("cancel", &CancelSource::request,
            "Stop the call from any thread: between pairs, and inside a graph run between operators.")
       .def_property_readonly("cancelled", &CancelSource::requested);
+  m.def(
+      "window_spans",
+      [](size_t tokens, size_t window, size_t stride) {
+        py::list out;
+        for (const auto& [begin, end] : window_spans(tokens, window, stride)) out.append(py::make_tuple(begin, end));
+        return out;
+      },
+      py::arg("tokens"), py::arg("window"), py::arg("stride"),
+        "The engine's windows over a document of this many tokens: [(begin, end)], starts 0, stride, "
+        "2 stride ... until a window reaches the end (one window when tokens <= window).");
   py::class_<Engine, std::shared_ptr<Engine>>(m, "Engine")
       .def(py::init([](std::shared_ptr<PairTokenizer> tokenizer, std::shared_ptr<OnnxSession> session,
                        size_t max_length, const std::string& truncation, size_t max_padded_tokens,

@@ -61,8 +61,6 @@ void register_tokenizer_parts(py::module_& testing) {
       "(the first max_tokens ids of tokenizer.encode(text), whether it had more), tokenizing only that far.");
   testing.def("tokenized_bytes", &tokenized_bytes,
               "Bytes of text the C++ tokenizers have read since the process started (all threads).");
-  testing.def("window_spans", &window_spans, py::arg("tokens"), py::arg("window"), py::arg("stride"),
-              "The engine's windows over a document of this many tokens: [(begin, end)].");
 }
 
 void register_batcher(py::module_& testing) {

@@ -8,10 +8,11 @@ from crossrank.retrieval import BM25Retriever, DenseRetriever, Hit, HybridRetrie
 from crossrank._version import __version__
 from crossrank.bundle import Bundle
 from crossrank.default_model import default_model
+from crossrank.integrations.sentence_transformers import CrossEncoder
 from crossrank.reranker import Cancelled, RankResult, Reranker, ScoreStats, TruncationWarning
 from crossrank.tokenizer import Encoding, Tokenizer
 
 
-__all__ = ["BM25Retriever", "Bundle", "Cancelled", "DenseRetriever", "Encoding", "Hit", "HybridRetriever",
+__all__ = ["BM25Retriever", "Bundle", "Cancelled", "CrossEncoder", "DenseRetriever", "Encoding", "Hit", "HybridRetriever",
            "Pipeline", "RankResult", "Reranker", "ScoreStats", "Tokenizer", "TruncationWarning", "default_model",
            "exact_topk", "__version__"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 TRUNCATIONS = ("only_second", "longest_first")
 ACTIVATIONS = ("sigmoid", "softmax", "none")
@@ -107,6 +107,17 @@ def check_texts(texts: object, what: str) -> list[str]:
     if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
         raise TypeError(f"{what}s must be a sequence of str, got {type(texts).__name__}")
     return [check_text(text, f"{what} {index}") for index, text in enumerate(texts)]
+
+
+def check_column_texts(values: Sequence[object], column: str, row_name: Callable[[int], str]) -> list[str]:
+    """VALUES (one column of a table of pairs) as a list of str; ValueError naming the first row that
+    is not text, as ``row_name(index)`` says ("pairs.parquet row 1234", "batch row 3 (doc_id=7)")."""
+    values = list(values)
+    for index, value in enumerate(values):
+        if not isinstance(value, str):
+            shown = "None" if value is None else f"{type(value).__name__} {value!r:.40}"
+            raise ValueError(f"{row_name(index)}: {column} is {shown}; every row needs a {column} string")
+    return values
 
 
 def split_pairs(pairs: Sequence[tuple[str, str]]) -> tuple[list[str], list[str]]:

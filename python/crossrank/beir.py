@@ -6,8 +6,9 @@ One reader for the export's fidelity pools (``crossrank.export.fidelity``) and f
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from crossrank._jsonl import json_objects
 
 
 def _lines(path: Path):
@@ -29,13 +30,7 @@ def _jsonl(path: Path, text_field: str) -> dict[str, dict]:
             TEXT_FIELD, or has a TEXT_FIELD / title that is not a string.
     """
     rows: dict[str, dict] = {}
-    for number, line in _lines(path):
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{number}: not valid JSON ({error.msg}, column {error.colno})") from None
-        if not isinstance(row, dict):
-            raise ValueError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+    for number, row in json_objects(path):
         if not isinstance(row.get("_id"), (str, int)) or isinstance(row.get("_id"), bool):
             raise ValueError(f"{path}:{number}: the row needs an '_id' (a string), got {row.get('_id')!r}")
         for name in (text_field, "title"):

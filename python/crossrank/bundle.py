@@ -2,7 +2,7 @@
 
 A bundle folder holds::
 
-    crossrank.json           manifest (MANIFEST_FILE): labels, activation, max_length, files,
+    crossrank.json           manifest (MANIFEST_FILE): the model family, labels, activation, max_length, files,
                              the graph's limits (vocab_rows, max_positions), provenance,
                              measurements, checksums (checksums_sha256)
     model.onnx               fp32 graph (FP32_FILE)
@@ -66,6 +66,16 @@ class Bundle:
     # The graph's limits, recorded by the export (None in bundles written before they were).
     vocab_rows: int | None = None  # rows of the token embedding: token ids must stay below
     max_positions: int | None = None  # longest sequence the position embeddings cover
+
+    @property
+    def family(self) -> str | None:
+        """The model family (``family`` in the manifest: "bert", "xlm-roberta", "modernbert", "electra",
+        ...; crossrank.export.families); for bundles written before it was recorded, the source's
+        model_type; None where neither is there."""
+        family = self.manifest.get("family")
+        if family is None and isinstance(self.manifest.get("source"), dict):
+            family = self.manifest["source"].get("model_type")
+        return family if isinstance(family, str) else None
 
     @property
     def notes(self) -> list[str]:
@@ -151,6 +161,7 @@ class Bundle:
         engine = fields.get("engine_files", dict, {})
         engine_files = {p: _bundle_file(root, engine[p], f"engine_files.{p}") for p in PRECISIONS if p in engine}
         _check_checksums_field(fields, root)
+        fields.get("family", str, "")  # optional; a string where present
         return cls(path=root, max_length=max_length, **labels, model_files=model_files,
                    tokenizer_file=tokenizer_file, manifest=manifest, engine_files=engine_files,
                    vocab_rows=vocab_rows, max_positions=max_positions)

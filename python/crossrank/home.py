@@ -1,7 +1,9 @@
 """Where crossrank keeps what it builds: ``$CROSSRANK_HOME`` (default ``~/.cache/crossrank``).
 
 - ``models/``: the embedded defaults, built on first use (:mod:`crossrank.default_model`);
-- ``bench-peers/``: what the benchmark's peer engines write (:mod:`crossrank.benchmark.peers`).
+- ``bench-peers/``: what the benchmark's peer engines write (:mod:`crossrank.benchmark.peers`);
+- ``exports/``: bundles exported from Hugging Face folders on first use, one per folder content
+  (:mod:`crossrank.integrations.model_folder`).
 """
 
 from __future__ import annotations
@@ -25,3 +27,8 @@ def models_dir() -> Path:
 def bench_peers_dir() -> Path:
     """Where the benchmark's peer engines keep their exported models."""
     return crossrank_home() / "bench-peers"
+
+
+def exports_dir() -> Path:
+    """Where Hugging Face folders given to ``crossrank.CrossEncoder`` and the adapters are exported."""
+    return crossrank_home() / "exports"

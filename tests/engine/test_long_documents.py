@@ -27,12 +27,12 @@ def long_pairs():
 
 
 def _windows(tiny, query, doc, window=None, stride=None, max_windows=16):
-    """Reference windows in Python: the document's ids cut by testing.window_spans."""
+    """Reference windows in Python: the document's ids cut by _native.window_spans."""
     query_ids = tiny.tokenizer.encode(query)
     ids = tiny.tokenizer.encode(doc)
     window = min(window or MAX_LENGTH - 3 - len(query_ids), MAX_LENGTH - 3 - len(query_ids))
     stride = min(stride or max(1, window * 3 // 4), window)
-    spans = _native.testing.window_spans(len(ids), window, stride)[:max_windows]
+    spans = _native.window_spans(len(ids), window, stride)[:max_windows]
     return spans, [ids[begin:end] for begin, end in spans]
 
 
@@ -42,7 +42,7 @@ def _windows(tiny, query, doc, window=None, stride=None, max_windows=16):
 @pytest.mark.parametrize("tokens,window,stride", [(0, 8, 6), (5, 8, 8), (8, 8, 6), (9, 8, 6), (100, 8, 6),
                                                   (100, 8, 1), (101, 10, 10), (1000, 61, 45)])
 def test_windows_cover_the_document_with_the_stated_overlap(tokens, window, stride):
-    spans = _native.testing.window_spans(tokens, window, stride)
+    spans = _native.window_spans(tokens, window, stride)
     assert spans[0][0] == 0 and spans[-1][1] == tokens
     assert all(end - begin == window for begin, end in spans[:-1])
     assert all(b2 - b1 == stride for (b1, _), (b2, _) in zip(spans, spans[1:]))  # overlap = window - stride

@@ -55,11 +55,11 @@ class Server:
         self.process = subprocess.Popen(command, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         text=True)
 
-    def wait_ready(self) -> Server:
+    def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> Server:
         """Poll /health until 200 (the server loads its model after it starts listening)."""
         import httpx
 
-        deadline = time.monotonic() + START_TIMEOUT_S
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.process.stdout.read()}")
@@ -68,7 +68,7 @@ class Server:
                     return self
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"the server was not ready within {START_TIMEOUT_S} s")
+        raise RuntimeError(f"the server was not ready within {timeout_s} s")
 
     def terminate(self) -> None:
         """Send SIGTERM (the drain)."""

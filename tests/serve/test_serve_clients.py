@@ -117,6 +117,18 @@ def test_long_documents_are_reported_in_meta_warnings(server):
     assert any("truncated" in w for w in meta["warnings"])
 
 
+def test_max_chunks_per_doc_scores_long_documents_by_their_best_window(server, reranker):
+    docs = [documents(1, 1500)[0], "short"]
+    body = {"query": QUERY, "documents": docs, "max_chunks_per_doc": 2}
+    response = httpx.post(f"{server.url}/v1/rerank", json=body, headers=auth())
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    expected = reranker.score_pairs([(QUERY, d) for d in docs], long_documents="maxp", max_windows=2)
+    assert {r["index"]: r["relevance_score"] for r in answer["results"]} == pytest.approx(
+        dict(enumerate(map(float, expected))), abs=1e-6)
+    assert any("max_chunks_per_doc" in w and "documents[0]" in w for w in answer["meta"]["warnings"])
+
+
 def test_health_info_docs_and_metrics(server):
     assert httpx.get(f"{server.url}/health").json() == {"status": "ok"}  # open without a key
     assert httpx.get(f"{server.url}/docs").status_code == 200

@@ -205,6 +205,29 @@ def test_max_tokens_per_doc_cuts_documents_and_reports_them(tiny_bundle):
         service.close(WAIT_S)
 
 
+def test_max_chunks_per_doc_scores_each_document_as_its_best_window_like_score_pairs_maxp(tiny_bundle):
+    reranker = Reranker(tiny_bundle, threads=2)
+    service = RerankService(reranker, ServeSettings())
+
+    async def connected() -> bool:
+        return False
+
+    try:
+        docs = documents(3, 1500)[:2] + ["short"]  # two documents of several windows each, one of one
+        for chunks in (1, 2, 16):
+            prepared = service.prepare(QUERY, docs, max_chunks_per_doc=chunks)
+            scored = asyncio.run(service.score(prepared, connected))
+            expected = reranker.score_pairs([(QUERY, d) for d in docs], long_documents="maxp", max_windows=chunks)
+            np.testing.assert_array_equal(scored.scores, expected)
+            windows = np.diff(prepared.offsets)
+            assert windows[2] == 1 and (windows[:2] == chunks).all() if chunks < 16 else (windows[:2] > 2).all()
+            assert prepared.chunked_documents == ([0, 1] if chunks < 16 else [])
+            # The best window's logits stand for the document (TEI's raw_scores path reads them).
+            np.testing.assert_allclose(reranker.activate(scored.logits), expected, rtol=1e-6)
+    finally:
+        service.close(WAIT_S)
+
+
 def test_a_request_past_its_deadline_gets_503_and_its_pairs_are_dropped(tiny_bundle):
     reranker = Reranker(tiny_bundle, threads=2)
     service = RerankService(reranker, ServeSettings(request_timeout_s=0.05, max_documents=5000))

@@ -1,5 +1,5 @@
 """The ``crossrank`` command line. This module only dispatches: one module per command
-(``bench``, ``export``, ``evaluate``, ``serve``, ``bench-serve``) adds its arguments and runs it; errors a user can
+(``bench``, ``export``, ``evaluate``, ``serve``, ``bench-serve``, ``score``) adds its arguments and runs it; errors a user can
 fix are printed in one place, here, as ``crossrank COMMAND: error: ...`` with exit status 2."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from crossrank.cli import bench, bench_serve, evaluate, export, serve
+from crossrank.cli import bench, bench_serve, evaluate, export, score, serve
 
-COMMANDS = (bench, export, evaluate, serve, bench_serve)
+COMMANDS = (bench, export, evaluate, serve, bench_serve, score)
 
 
 class OneLineParser(argparse.ArgumentParser):

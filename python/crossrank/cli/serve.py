@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from pathlib import Path
 
 from crossrank._validation import PRECISIONS
 from crossrank.bundle import Bundle
 from crossrank.cli._types import positive_int
+from crossrank.default_model import default_model
+from crossrank.serve.ray_serve import serve_on_ray
 from crossrank.serve.run import serve
 from crossrank.serve.settings import ServeSettings
 
@@ -24,7 +27,11 @@ def _run(args: argparse.Namespace) -> int:
         drain_timeout_s=args.drain_timeout, auto_truncate=args.auto_truncate, log_level=args.log_level)
     if args.bundle is not None:
         Bundle.load(args.bundle)  # a missing or corrupt bundle stops here, before the server starts
-    return serve(settings)
+    if args.ray_replicas is None:
+        return serve(settings)
+    # Build the default model once here, not in every replica.
+    settings = dataclasses.replace(settings, bundle=args.bundle or default_model(progress=True))
+    return serve_on_ray(settings, replicas=args.ray_replicas, address=args.ray_address)
 
 
 def _port(text: str) -> int:
@@ -51,7 +58,12 @@ def add_parser(commands) -> argparse.ArgumentParser:
                    help=f"require 'Authorization: Bearer KEY' (default: ${API_KEY_ENV}, else no key)")
     p.add_argument("--model-name", default=d.model_name, help="the model name responses report")
     p.add_argument("--precision", choices=PRECISIONS, default=None)
-    p.add_argument("--threads", type=positive_int, default=None, help="engine threads (default: physical cores)")
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="engine threads (default: physical cores; with --ray-replicas: per replica, default 1)")
+    p.add_argument("--ray-replicas", type=positive_int, default=None, metavar="N",
+                   help="serve N Ray Serve replicas of the app behind Ray's proxy on --host:--port (needs crossrank[ray])")
+    p.add_argument("--ray-address", default=None, help="with --ray-replicas: the Ray cluster to join (default: a "
+                                                        "local one, or RAY_ADDRESS)")
     p.add_argument("--max-documents", type=positive_int, default=d.max_documents, help="per request (above: 413)")
     p.add_argument("--max-body-bytes", type=positive_int, default=d.max_body_bytes, help="above: 413")
     p.add_argument("--max-text-chars", type=positive_int, default=d.max_text_chars,

@@ -27,8 +27,9 @@ import numpy as np
 
 from crossrank._folders import atomic_folder, check_replaceable
 from crossrank.bundle import TOKENIZER_FILE, write_json
+from crossrank.export.families import family_of
 from crossrank.export.onnx_steps import export_versions, onnx_export, optimize
-from crossrank.export.source import OPTIMIZER_MODEL_TYPES, load_model, require_export_deps, write_tokenizer
+from crossrank.export.source import load_model, require_export_deps, write_tokenizer
 from crossrank.tokenizer import Tokenizer
 
 __all__ = ["ENCODER_MANIFEST", "FORMAT_VERSION", "MODEL_FILE", "export_encoder", "is_encoder", "pad_rows",
@@ -101,7 +102,7 @@ def _load_config(src: Path):
     from transformers import AutoConfig
 
     config = AutoConfig.from_pretrained(src, local_files_only=True)
-    if config.model_type not in OPTIMIZER_MODEL_TYPES:
+    if family_of(config.model_type) is None:
         raise ValueError(f"{src}: model type {config.model_type!r} is not supported")
     return config
 

@@ -19,6 +19,7 @@ export checks that both give the same scores before it lists an engine graph.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -46,24 +47,35 @@ def _key_lengths_producers(graph) -> set[str]:
     return out
 
 
-def _is_plain(node, key_lengths: set[str], weight_shapes: dict[str, list[int]]) -> bool:
+def attention_misfit(node, key_lengths: set[str], weight_shapes: dict[str, list[int]]) -> str | None:
+    """Why crossrank's attention kernel cannot take the (Q)Attention NODE (None: it can)."""
     from onnx import helper
 
-    if node.domain != _MS or node.op_type not in ("Attention", "QAttention"):
-        return False
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     if set(attrs) - _PLAIN_ATTRIBUTES or attrs.get("unidirectional", 0) != 0:
-        return False
+        return f"attributes {sorted(set(attrs) - {'num_heads'})} (the kernel is plain bidirectional attention)"
     # The AVX-512 kernel covers heads 32 and 64 wide (MiniLM, BERT); others would run the slower
     # portable loops, so ONNX Runtime keeps them.
     shape = weight_shapes.get(node.input[1], [])
-    if len(shape) != 2 or shape[1] % (3 * attrs["num_heads"]) or shape[1] // (3 * attrs["num_heads"]) not in (32, 64):
-        return False
+    if len(shape) != 2 or shape[1] % (3 * attrs["num_heads"]):
+        return f"QKV weight of shape {shape} (expected [hidden, 3 x hidden])"
+    if shape[1] // (3 * attrs["num_heads"]) not in (32, 64):
+        return f"head width {shape[1] // (3 * attrs['num_heads'])} (the AVX-512 kernel takes 32 and 64)"
     if attrs.get("mask_filter_value", -10000.0) > -10000.0:  # masked keys must get no weight
-        return False
+        return "mask_filter_value above -10000 (masked keys would keep some weight)"
     mask_slot, last_slot = (3, 3) if node.op_type == "Attention" else (5, 7)
     extras = [name for name in node.input[last_slot + 1:] if name]  # past state, attention bias, ...
-    return len(node.input) > mask_slot and node.input[mask_slot] in key_lengths and not extras
+    if extras:
+        return f"extra inputs {extras} (past state, attention bias)"
+    if len(node.input) <= mask_slot or node.input[mask_slot] not in key_lengths:
+        return "its mask is not one key length per sequence (ReduceSum of a right-padded attention_mask)"
+    return None
+
+
+def _is_plain(node, key_lengths: set[str], weight_shapes: dict[str, list[int]]) -> bool:
+    if node.domain != _MS or node.op_type not in ("Attention", "QAttention"):
+        return False
+    return attention_misfit(node, key_lengths, weight_shapes) is None
 
 
 def _fuse_residual_layer_norms(graph, nodes: list) -> list:
@@ -167,12 +179,69 @@ def make_engine_graph(model) -> tuple[Any, dict[str, int]]:
     return model, counts
 
 
-def write_engine_graph(source: str | Path, target: str | Path) -> dict[str, int]:
-    """Write SOURCE's engine graph to TARGET; returns how many nodes of each crossrank op it has
-    (all 0: nothing to gain, and nothing is written)."""
+def _norm_misfit(norm, producers: dict[str, Any], consumers: dict[str, list], stream: set[str]) -> str:
+    """Why the LayerNormalization NORM did not become AddLayerNorm."""
+    if len(norm.input) < 3 or not norm.input[2]:
+        return "no bias (the kernel takes one)"
+    add = producers.get(norm.input[0])
+    if add is None or add.op_type != "Add":
+        return "its input is no Add"
+    if len(consumers.get(add.output[0], [])) != 1:
+        return "the sum also feeds other nodes (pre-norm residual; the kernel returns only the normalized rows)"
+    if not stream & set(add.input):
+        return "its input is no residual sum (e.g. the embeddings' sum)"
+    return "attributes or outputs the kernel does not have"
+
+
+def kernel_misfits(model, counts: dict[str, int]) -> dict[str, str]:
+    """Why crossrank's ops took fewer nodes of MODEL (a standard graph) than it has candidates for.
+
+    Args:
+        model: the standard graph make_engine_graph was given.
+        counts: make_engine_graph's counts for it.
+
+    Returns:
+        {crossrank op: reason}, for SelfAttention, Gelu and AddLayerNorm where some candidate (or
+        every one) stays on ONNX Runtime's operators; empty when the kernels took everything.
+    """
+    graph = model.graph
+    key_lengths = _key_lengths_producers(graph)
+    weight_shapes = {init.name: list(init.dims) for init in graph.initializer}
+    out: dict[str, str] = {}
+    attention = [n for n in graph.node if n.domain == _MS and n.op_type in ("Attention", "QAttention")]
+    if not attention:
+        out["SelfAttention"] = "the graph has no fused (Q)Attention node: ONNX Runtime's optimizer fused none"
+    elif counts["SelfAttention"] < len(attention):
+        reasons = Counter(attention_misfit(n, key_lengths, weight_shapes) for n in attention)
+        out["SelfAttention"] = "; ".join(f"{k} of {len(attention)} attention nodes stay on ONNX Runtime: {r}"
+                                         for r, k in reasons.items() if r)
+    if counts["Gelu"] == 0:
+        out["Gelu"] = "the graph has no com.microsoft.Gelu node (fused GELU without attributes)"
+    norms = [n for n in graph.node if n.op_type == "LayerNormalization" and n.domain in ("", "ai.onnx")]
+    if counts["AddLayerNorm"] < len(norms):
+        producers = {o: n for n in graph.node for o in n.output}
+        consumers: dict[str, list] = {}
+        for node in graph.node:
+            for name in node.input:
+                consumers.setdefault(name, []).append(node)
+        stream = {n.output[0] for n in norms}
+        fused = {n.output[0] for n in _fuse_residual_layer_norms(graph, list(graph.node)) if n.op_type == "AddLayerNorm"}
+        reasons = Counter(_norm_misfit(n, producers, consumers, stream) for n in norms if n.output[0] not in fused)
+        out["AddLayerNorm"] = "; ".join(f"{k} of {len(norms)} LayerNormalization nodes stay: {r}"
+                                        for r, k in reasons.items())
+    return out
+
+
+def write_engine_graph(source: str | Path, target: str | Path) -> tuple[dict[str, int], dict[str, str]]:
+    """Write SOURCE's engine graph to TARGET (nothing when no crossrank op applies).
+
+    Returns:
+        (how many nodes of each crossrank op it has, kernel_misfits: why the rest stay).
+    """
     import onnx
 
-    model, counts = make_engine_graph(onnx.load(str(source)))
+    source_model = onnx.load(str(source))
+    model, counts = make_engine_graph(source_model)
     if any(counts.values()):
         onnx.save(model, str(target))
-    return counts
+    return counts, kernel_misfits(source_model, counts)

@@ -11,7 +11,8 @@ Used by the export's fidelity report and quality gate (``report.json`` in a bund
   judged documents plus random ones).
 
 Everything here is numpy plus the standard library; scoring goes through crossrank's own engine
-(:class:`crossrank.reranker.Reranker`).
+(:class:`crossrank.reranker.Reranker`), or, for a tokenizer the engine does not read yet, through
+ONNX Runtime's Python API (:mod:`crossrank.export.onnx_scorer`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 
 from crossrank.beir import read_beir
 from crossrank.bundle import MODEL_FILES, Bundle
+from crossrank.export.onnx_scorer import OnnxRuntimeScorer, unsupported_tokenizer
 from crossrank.metrics import TOP_K, kendall_tau, ndcg_at_k, spearman, topk_overlap
 from crossrank.reranker import Reranker, TruncationWarning
 from crossrank.retrieval.lexical import BM25Retriever
@@ -230,8 +232,9 @@ class _EngineScorer:
 
 
 def make_scorer(bundle: str | Path, model_file: str | Path | None = None, *, precision: str = "int8",
-                threads: int | None = None) -> _EngineScorer:
-    """A callable ``pairs -> raw logits of the scored label`` through crossrank's engine.
+                threads: int | None = None) -> _EngineScorer | OnnxRuntimeScorer:
+    """A callable ``pairs -> raw logits of the scored label`` through crossrank's engine (through
+    ONNX Runtime's Python API where the engine does not read the bundle's tokenizer yet).
 
     Activation is left out: rank metrics do not depend on it and raw logits keep differences
     that a saturated sigmoid would hide.
@@ -251,6 +254,9 @@ def make_scorer(bundle: str | Path, model_file: str | Path | None = None, *, pre
     b = dataclasses.replace(b, model_files={**b.model_files, precision: path}, engine_files={},
                             default_precision=precision)
     activation = "none" if b.activation != "softmax" else "softmax"
+    if unsupported_tokenizer(b.tokenizer_file):
+        return OnnxRuntimeScorer(path, b.tokenizer_file, max_length=b.max_length, score_index=b.score_index,
+                                 softmax=activation == "softmax", threads=threads)
     return _EngineScorer(Reranker(b, precision=precision, activation=activation, threads=threads))
 
 

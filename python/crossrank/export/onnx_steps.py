@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from crossrank._system import cpu_info, package_versions
-from crossrank.export.source import OPTIMIZER_MODEL_TYPES
+from crossrank.export.families import family_of
 
 # Operators of a dynamically quantized graph (what "quantized_ops" counts).
 QUANTIZED_OPS = ("MatMulInteger", "QAttention", "DynamicQuantizeMatMul", "QGemm", "DynamicQuantizeLinear",
@@ -113,7 +113,7 @@ def optimize(raw_onnx: Path, out_path: Path, config) -> dict[str, Any]:
     from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
-    opt_type = OPTIMIZER_MODEL_TYPES[config.model_type]
+    opt_type = family_of(config.model_type).optimizer
     options = FusionOptions(opt_type)
     # The embedding-LayerNorm fusion gets in the way of quantization (DESIGN.md, Quantization):
     # the int8 graph is made from this fused graph, so keep the embeddings unfused.

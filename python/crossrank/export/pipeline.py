@@ -167,6 +167,7 @@ def _manifest(source: SourceModel, graphs: _Graphs, options: ExportOptions, toke
         )
     return {
         "format_version": FORMAT_VERSION,
+        "family": source.family.name,
         "max_length": source.max_length,
         **_graph_limits(source, graphs.hf_model),
         "num_labels": int(config.num_labels),
@@ -241,10 +242,10 @@ def _rung_step(folder: Path, manifest: dict[str, Any], report: dict[str, Any], s
         print(format_report(report) + "\n" + format_rungs(report), file=sys.stderr, flush=True)
 
 
-def _engine_graph_step(folder: Path, manifest: dict[str, Any], steps: Steps) -> None:
+def _engine_graph_step(folder: Path, manifest: dict[str, Any], source: SourceModel, steps: Steps) -> None:
     """Last step: the engine graphs, then the final timings and checksums."""
     with steps.step("engine_graphs", "engine graphs (attention core on crossrank's kernel)"):
-        engine = engine_graphs(folder)
+        engine = engine_graphs(folder, source.family.kernel_note)
     manifest["engine_graphs"] = engine
     manifest["engine_files"] = {p: e["file"] for p, e in engine.items() if e.get("file")}
     manifest["timings_s"] = steps.timings
@@ -271,7 +272,7 @@ def _write_bundle(folder: Path, source: SourceModel, options: ExportOptions, thr
     if options.fidelity:
         sets, report = _fidelity_step(folder, manifest, thresholds, graphs, source, options, steps)
         write_manifest(folder, manifest)  # the engine graph step reads files.int8_static
-    _engine_graph_step(folder, manifest, steps)
+    _engine_graph_step(folder, manifest, source, steps)
     if options.fidelity:
         write_manifest(folder, manifest)  # the rungs load the bundle with its engine graphs
         _rung_step(folder, manifest, report, sets, thresholds, options, steps)

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from crossrank._validation import PRECISIONS
-from crossrank.bundle import FP32_FILE, INT8_STATIC_FILE
+from crossrank.bundle import FP32_FILE, INT8_STATIC_FILE, TOKENIZER_FILE
 from crossrank.export.gate import GateThresholds, PoolSet
+from crossrank.export.onnx_scorer import unsupported_tokenizer
 from crossrank.export.rungs import SPEED_PAIRS, build_static_rung, calibration_source, rung_table
 
 
@@ -16,7 +17,12 @@ def static_step(folder: Path, manifest: dict[str, Any], report: dict[str, Any], 
                 thresholds: GateThresholds | None, *, calibration_dir: str | Path | None, method: str,
                 say: Any) -> None:
     """Build and measure the static int8 rung; record it in REPORT ("int8_static") and MANIFEST
-    (files.int8_static, quantization_static)."""
+    (files.int8_static, quantization_static). Skipped, with the reason, where crossrank's engine does
+    not read the bundle's tokenizer yet (calibration tokenizes with it)."""
+    reason = unsupported_tokenizer(folder / TOKENIZER_FILE)
+    if reason:
+        report["int8_static"] = {"skipped": f"no static int8: crossrank's engine cannot read the tokenizer ({reason})"}
+        return
     gate_sets = report["gated_on"]
     calibration = calibration_source(calibration_dir, [ps for ps in sets if ps.name in gate_sets])
     entry = build_static_rung(folder, folder / FP32_FILE, sets, thresholds or GateThresholds(), gate_sets,
@@ -31,7 +37,12 @@ def static_step(folder: Path, manifest: dict[str, Any], report: dict[str, Any], 
 def rung_step(folder: Path, manifest: dict[str, Any], report: dict[str, Any], sets: list[PoolSet],
               gate_on: bool, *, threads: int | None = None) -> dict[str, Any]:
     """Time every rung the bundle has on the same pairs and record report["rungs"]; with the gate on,
-    the fastest rung that passed becomes the bundle's default_precision."""
+    the fastest rung that passed becomes the bundle's default_precision. Skipped, with the reason,
+    where crossrank's engine does not read the bundle's tokenizer yet (the gate's decision stands)."""
+    reason = unsupported_tokenizer(folder / TOKENIZER_FILE)
+    if reason:
+        report["rungs"] = {"skipped": f"rungs not timed: crossrank's engine cannot read the tokenizer ({reason})"}
+        return report["rungs"]
     available = [p for p in PRECISIONS if p in manifest["files"] and (folder / manifest["files"][p]).is_file()]
     gate = report["gate"]
     static = report.get("int8_static") or {}

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from crossrank.bundle import REPORT_FILE
+from crossrank.bundle import REPORT_FILE, TOKENIZER_FILE
 from crossrank.export.fidelity import builtin_pools, eval_pools
 from crossrank.export.gate import Gate, GateThresholds, PoolSet
+from crossrank.export.onnx_scorer import unsupported_tokenizer
 from crossrank.export.verify import fp32_vs_pytorch
 from crossrank.export.web_pools import web_pools
 
@@ -88,7 +89,8 @@ def run_fidelity(folder: Path, steps: Any, manifest: dict[str, Any], thresholds:
         (the pool sets, with their fp32 reference scores; report.json's contents, whose "gate" entry
         says whether the int8 file changed).
     """
-    with steps.step("fidelity", "fidelity report: int8 vs fp32 on query pools (crossrank engine)"):
+    scorer = "onnxruntime" if unsupported_tokenizer(folder / TOKENIZER_FILE) else "crossrank engine"
+    with steps.step("fidelity", f"fidelity report: int8 vs fp32 on query pools ({scorer})"):
         t0 = time.perf_counter()
         sets = pool_sets(eval_dir, eval_queries, eval_depth)
         pools_s = round(time.perf_counter() - t0, 3)

@@ -167,6 +167,9 @@ def format_rungs(report: dict[str, Any]) -> str:
     """Lines for the export's table: the static int8 variants and every rung's speed and pass."""
     lines = []
     static = report.get("int8_static") or {}
+    for note in (static.get("skipped"), (report.get("rungs") or {}).get("skipped")):
+        if note:
+            lines.append(note)
     for v in static.get("variants", []):
         label = v["name"] + (" *" if v.get("chosen") else "")
         cells = [f"{s} top-10 {m['top10_overlap']:.3f} tau {m['kendall_tau']:.3f}"
@@ -174,6 +177,8 @@ def format_rungs(report: dict[str, Any]) -> str:
                  for s, m in v["metrics"].items()]
         lines.append(f"{label:<34} " + "; ".join(cells))
     table = report.get("rungs") or {}
+    if table.get("skipped"):
+        return "\n".join(lines)
     for p, r in (table.get("rungs") or {}).items():
         lines.append(f"rung {p:<12} {'passes' if r['passed'] else 'fails ':<6} {r['pairs_per_s']:>8} pairs/s "
                      f"({r['speedup_vs_fp32']:.2f}x fp32)")

@@ -17,24 +17,13 @@ from typing import Any
 
 from crossrank._validation import ACTIVATIONS, check_choice
 from crossrank.bundle import TOKENIZER_FILE
+from crossrank.export.families import Family, family_of, unsupported_model_error
 
 EXPORT_INSTALL_HINT = (
     "pip install 'crossrank[export]'  (on a CPU-only x86 machine: "
     "pip install 'crossrank[export]' torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu)"
 )
 
-# Encoder families whose graphs ONNX Runtime's "bert" optimizer knows how to fuse.
-# Only "bert" is exercised by the test-suite; the others go through the same code path.
-OPTIMIZER_MODEL_TYPES = {
-    "bert": "bert",
-    "roberta": "bert",
-    "xlm-roberta": "bert",
-    "camembert": "bert",
-    "electra": "bert",
-    "distilbert": "bert",
-}
-# Learned absolute positions offset by padding_idx + 1 (fairseq convention).
-_POSITION_OFFSET_MODEL_TYPES = {"roberta", "xlm-roberta", "camembert"}
 # Files a tokenizer.json can be built from (tokenizer_config.json alone is not enough).
 _VOCABULARY_FILES = ("vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spiece.model",
                      "tokenizer.model", "tokenizer_config.json")
@@ -50,6 +39,7 @@ class SourceModel:
     max_length: int
     score_index: int
     activation: str
+    family: Family
     notes: tuple[str, ...] = ()
 
 
@@ -140,16 +130,21 @@ def _raw_config_dict(src: str, is_local: bool) -> dict[str, Any]:
     return {}
 
 
-def check_classification(config, raw: dict[str, Any], src: str) -> None:
-    """Raise ValueError unless SRC is an encoder of a supported type with a classification head."""
+def check_classification(config, raw: dict[str, Any], src: str) -> Family:
+    """The family of SRC; raise ValueError unless it is an encoder of a supported family with a
+    classification head (decoder rerankers such as Qwen3-Reranker get an error of their own)."""
     model_type = getattr(config, "model_type", None)
     archs = list(getattr(config, "architectures", None) or [])
-    if model_type not in OPTIMIZER_MODEL_TYPES:
+    family = family_of(model_type)
+    if family is None:
+        raise unsupported_model_error(src, model_type, archs)
+    custom = (raw.get("auto_map") or {}).get("AutoModelForSequenceClassification")
+    if custom:
+        # transformers' own class would load it with other weight names, i.e. partly random.
         raise ValueError(
-            f"{src}: model type {model_type!r} is not supported; crossrank bundles hold encoder "
-            f"cross-encoders of type {sorted(OPTIMIZER_MODEL_TYPES)} with a sequence-"
-            "classification head"
-        )
+            f"{src}: config.json's auto_map names its own modeling code ({custom}), which crossrank does not "
+            "run (it exports with transformers' own classes and loads no code from a model folder); "
+            "export a checkpoint of the standard architecture instead")
     if archs:
         if not any(a.endswith("ForSequenceClassification") for a in archs):
             raise ValueError(
@@ -166,6 +161,7 @@ def check_classification(config, raw: dict[str, Any], src: str) -> None:
             "nothing says it is a sequence-classification model; set architectures to "
             "[\"...ForSequenceClassification\"] or give num_labels."
         )
+    return family
 
 
 def _default_score_index(config, notes: list[str]) -> int:
@@ -234,7 +230,8 @@ def effective_max_length(config, requested: int) -> int:
     if mpe is None:
         return int(requested)
     mpe = int(mpe)
-    if getattr(config, "model_type", None) in _POSITION_OFFSET_MODEL_TYPES:
+    family = family_of(getattr(config, "model_type", None))
+    if family is not None and family.position_offset:
         mpe -= int(getattr(config, "pad_token_id", 1) or 1) + 1
     return int(min(mpe, requested))
 
@@ -249,10 +246,10 @@ def describe_source(src: str, is_local: bool, *, max_length: int, activation: st
     """
     config = load_config(src, is_local)
     raw = _raw_config_dict(src, is_local)
-    check_classification(config, raw, src)
+    family = check_classification(config, raw, src)
     eff_max_length = effective_max_length(config, max_length)
     index, act, notes = score_and_activation(config, raw, activation, score_index)
-    return SourceModel(src, is_local, config, eff_max_length, index, act, tuple(notes))
+    return SourceModel(src, is_local, config, eff_max_length, index, act, family, tuple(notes))
 
 
 def _tokenizer_data(src: str, is_local: bool) -> tuple[dict[str, Any], str, list[str]]:

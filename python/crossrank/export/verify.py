@@ -19,6 +19,7 @@ from crossrank import _native
 from crossrank.bundle import ENGINE_FILES, FP32_FILE, INT8_FILE, TOKENIZER_FILE, Bundle
 from crossrank.export.engine_graph import write_engine_graph
 from crossrank.export.fidelity import builtin_pools
+from crossrank.export.onnx_scorer import unsupported_tokenizer
 from crossrank.reranker import Reranker
 
 # Fidelity threshold: the fused fp32 graph must reproduce PyTorch's logits to this much, or
@@ -146,7 +147,7 @@ def _judge_engine_graph(entry: dict[str, Any], precision: str, ours: np.ndarray,
     return entry["mean_abs_diff_vs_fp32"] <= 1.25 * entry["standard_mean_abs_diff_vs_fp32"] + 1e-4
 
 
-def engine_graphs(bundle: Path) -> dict[str, Any]:
+def engine_graphs(bundle: Path, family_note: str | None = None) -> dict[str, Any]:
     """Writes the bundle's engine graphs and checks each through the engine against the standard
     graphs, on the verification pairs and two built-in pools, in padded batches of up to 8.
 
@@ -155,30 +156,48 @@ def engine_graphs(bundle: Path) -> dict[str, Any]:
     differences between two attention kernels flip a few roundings and the two graphs differ by
     int8 noise. It must be no further from fp32 on average than the standard int8 graph is
     (mean |logit difference| x 1.25, + 1e-4). A graph that fails is deleted and the reason
-    recorded: the engine then runs the standard graph.
+    recorded: the engine then runs the standard graph. So is a graph the engine cannot check
+    because it does not read the bundle's tokenizer yet (``skipped``).
+
+    Args:
+        bundle: the bundle folder (graphs, tokenizer and a manifest the engine can read).
+        family_note: why the family's graph does not fit crossrank's kernels whatever its shape
+            (crossrank.export.families.Family.kernel_note), recorded with each entry.
 
     Returns:
-        The manifest's "engine_graphs" entry: per precision, the file (None when dropped) and checks.
+        The manifest's "engine_graphs" entry: per precision, the file (None when dropped or none
+        applies), the crossrank ops it got, why the rest stay on ONNX Runtime ("not_on_kernels"),
+        and the checks.
     """
     standard = dataclasses.replace(Bundle.load(bundle), engine_files={})
+    unreadable = unsupported_tokenizer(standard.tokenizer_file)
     pairs = list(VERIFICATION_PAIRS) + [(p.query, d) for p in builtin_pools(2, 30) for d in p.docs]
-    reference = {p: _engine_logits(standard, p, pairs) for p in ENGINE_FILES if p in standard.model_files}
+    precisions = [p for p in ENGINE_FILES if p in standard.model_files]
+    reference = {} if unreadable else {p: _engine_logits(standard, p, pairs) for p in precisions}
     out: dict[str, Any] = {}
-    for precision, name in ENGINE_FILES.items():
-        if precision not in reference:
+    for precision in precisions:
+        name = ENGINE_FILES[precision]
+        ops, misfits = write_engine_graph(bundle / standard.model_files[precision].name, bundle / name)
+        entry: dict[str, Any] = {"file": name if any(ops.values()) else None, "crossrank_ops": ops}
+        if misfits:
+            entry["not_on_kernels"] = misfits
+        if family_note:
+            entry["family_note"] = family_note
+        out[precision] = entry
+        if entry["file"] is None:
             continue
-        ops = write_engine_graph(bundle / standard.model_files[precision].name, bundle / name)
-        if not any(ops.values()):
-            out[precision] = {"file": None, "crossrank_ops": ops}
+        if unreadable:
+            (bundle / name).unlink()
+            entry["file"] = None
+            entry["skipped"] = ("not checked, so not kept: crossrank's engine does not read this bundle's "
+                                f"tokenizer yet (export again once it does): {unreadable}")
             continue
         ours = _engine_logits(dataclasses.replace(standard, engine_files={precision: bundle / name}),
                               precision, pairs)
-        entry: dict[str, Any] = {"file": name, "crossrank_ops": ops, "pairs": len(pairs),
-                                 # Without AVX-512 the engine runs the standard graph: nothing was compared.
-                                 "checked_on_this_cpu": _native.KERNELS == "avx512"}
+        # Without AVX-512 the engine runs the standard graph: nothing was compared.
+        entry.update(pairs=len(pairs), checked_on_this_cpu=_native.KERNELS == "avx512")
         if not _judge_engine_graph(entry, precision, ours, reference):
             (bundle / name).unlink()
             entry["file"] = None
             entry["rejected"] = "disagrees with the standard graph beyond the tolerance"
-        out[precision] = entry
     return out

@@ -93,7 +93,8 @@ async def _cohere(state: ServerState, body: Any, request: Any, version: str) -> 
         raise ApiError(422, f"top_n: must be at most the number of documents ({len(docs)}), got {body.top_n}",
                        field="top_n")
     _check_size(state, body.query, docs, "documents")
-    prepared = await asyncio.to_thread(service.prepare, body.query, docs, max_tokens_per_doc=body.max_tokens_per_doc)
+    prepared = await asyncio.to_thread(service.prepare, body.query, docs, max_tokens_per_doc=body.max_tokens_per_doc,
+                                       max_chunks_per_doc=body.max_chunks_per_doc)
     scored = await service.score(prepared, request.is_disconnected)
     _observe(state, scored)
     results = []
@@ -139,6 +140,11 @@ def _warnings(service: RerankService, scored: Scored) -> list[str]:
         shown = ", ".join(f"documents[{i}]" for i in prepared.cut_documents[:5])
         warnings.append(f"max_tokens_per_doc: {len(prepared.cut_documents)} document(s) were cut to "
                         f"max_tokens_per_doc tokens ({shown}{', ...' if len(prepared.cut_documents) > 5 else ''})")
+    if prepared.chunked_documents:
+        shown = ", ".join(f"documents[{i}]" for i in prepared.chunked_documents[:5])
+        more = ", ..." if len(prepared.chunked_documents) > 5 else ""
+        warnings.append(f"max_chunks_per_doc: {len(prepared.chunked_documents)} document(s) had more windows than "
+                        f"max_chunks_per_doc; only their first windows were scored ({shown}{more})")
     if prepared.truncated_pairs:
         warnings.append(f"{prepared.truncated_pairs} (query, document) pair(s) were longer than the model's "
                         f"max_length of {service.max_length} tokens; their documents were truncated")

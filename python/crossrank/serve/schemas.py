@@ -11,6 +11,9 @@ import functools
 from types import SimpleNamespace
 from typing import Any
 
+# The most windows a request may ask per document (each is one more pair in the queue, whose token
+# bound still applies): 64 windows of ~500 tokens cover ~24,000 tokens.
+MAX_CHUNKS_PER_DOC = 64
 TEXT_SCHEMA = {"anyOf": [{"type": "string", "minLength": 1},
                          {"type": "object", "properties": {"text": {"type": "string", "minLength": 1}},
                           "required": ["text"]}]}
@@ -62,6 +65,10 @@ def _request_models() -> dict[str, type]:
         top_n: int | None = Field(None, gt=0, description="results to return; default: all")
         return_documents: bool = Field(True, description="include each document's text (Jina's default)")
         max_tokens_per_doc: int | None = Field(4096, gt=0, description="documents are cut to this many tokens")
+        max_chunks_per_doc: int | None = Field(
+            None, gt=0, le=MAX_CHUNKS_PER_DOC,
+            description="score each document as its best window (MaxP), at most this many windows of what fits "
+                        "after the query; default: one window, the rest truncated")
 
     class TeiRequest(Strict):
         """TEI's /rerank request."""
