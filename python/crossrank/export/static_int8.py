@@ -14,6 +14,8 @@ The format, chosen by measurement on ``minilm-l6-ce-distilled`` (scripts/precisi
   the quantizer's default, added a second rounding that cost 0.1 of top-10 overlap.
 - The fused Attention's QKV projection stays fp32: ONNX Runtime quantizes Attention only
   dynamically (QAttention), which would bring batch dependence back.
+- Only the MatMuls read the int8 copy of an activation (:func:`unquantize_other_consumers`): the
+  residual stream stays fp32.
 - Symbolic shape inference first: without it the quantizer cannot type the tensors behind the
   fused contrib ops and silently leaves two of three MatMuls in fp32.
 """
@@ -99,6 +101,32 @@ def infer_shapes(fp32: str | Path, out: str | Path) -> None:
     onnx.save(model, str(out))
 
 
+def unquantize_other_consumers(path: str | Path) -> int:
+    """Give every consumer of a quantized activation but the MatMuls the fp32 tensor back.
+
+    The quantizer feeds the QuantizeLinear -> DequantizeLinear copy of a tensor to all its consumers:
+    the LayerNorm output that enters an FFN also enters the residual Add, which then carried an
+    int8-rounded residual stream (and hid the Add + LayerNorm from the engine graph's fusion).
+    Returns the number of inputs rewired; the graph at PATH is rewritten in place.
+    """
+    import onnx
+
+    model = onnx.load(str(path))
+    producer = {o: n for n in model.graph.node for o in n.output}
+    rewired = 0
+    for node in model.graph.node:
+        if node.op_type in ("MatMul", "QuantizeLinear", "DequantizeLinear"):
+            continue
+        for i, name in enumerate(node.input):
+            dq = producer.get(name)
+            q = producer.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+            if q is not None and q.op_type == "QuantizeLinear":
+                node.input[i] = q.input[0]
+                rewired += 1
+    onnx.save(model, str(path))
+    return rewired
+
+
 def quantize_static_int8(fp32: str | Path, out: str | Path, reader: PairReader, *, method: str = "MinMax",
                          exclude: Sequence[str] = (), reduce_range: bool = False) -> dict[str, Any]:
     """Static int8 (QDQ, U8S8, per-channel weights) of the fused FP32 graph into OUT.
@@ -133,8 +161,9 @@ def quantize_static_int8(fp32: str | Path, out: str | Path, reader: PairReader, 
                                "OpTypesToExcludeOutputQuantization": ["MatMul"]})
     finally:
         shaped.unlink(missing_ok=True)
+    rewired = unquantize_other_consumers(out)
     ops = count_ops(out)
     return {"method": "static", "calibration": method, "calibration_pairs": len(reader),
             "format": "QDQ", "per_channel": True, "weight_type": "int8", "activation_type": "uint8",
-            "reduce_range": reduce_range, "outputs_quantized": False, "kept_fp32_nodes": list(exclude),
+            "reduce_range": reduce_range, "outputs_quantized": False, "fp32_inputs_restored": rewired, "kept_fp32_nodes": list(exclude),
             "quantized_matmuls": ops.get("DequantizeLinear", 0) // 2, "graph_ops": ops}
