@@ -41,6 +41,18 @@ def test_tiny_bundle_has_every_rung_and_the_report_says_why(tiny_bundle):
     assert static["quantization"]["format"] == "QDQ" and static["quantization"]["quantized_matmuls"] > 0
 
 
+def test_only_matmuls_read_quantized_activations(tiny_bundle):
+    """The residual stream stays fp32: a QuantizeLinear -> DequantizeLinear copy feeds MatMuls only."""
+    import onnx
+
+    graph = onnx.load(str(tiny_bundle / "model.int8_static.onnx")).graph
+    producer = {o: n for n in graph.node for o in n.output}
+    copies = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"
+              and getattr(producer.get(n.input[0]), "op_type", None) == "QuantizeLinear"}
+    readers = [n.op_type for n in graph.node for i in n.input if i in copies]
+    assert readers and set(readers) == {"MatMul"}
+
+
 @pytest.mark.parametrize("batch", [2, 5, 64])
 def test_static_int8_scores_do_not_depend_on_batch_mates(tiny_bundle, batch):
     alone = _scores(tiny_bundle, "int8_static", PAIRS, max_batch_size=1)
@@ -201,6 +213,7 @@ def test_distilled_rungs_against_fp32(distilled_bundle):
     assert q["quantized_matmuls"] >= 12  # FFN and attention output projections at least
     engine = read_manifest(distilled_bundle)["engine_graphs"]["int8_static"]
     assert engine["file"] and engine["crossrank_ops"]["SelfAttention"] == 6  # fp32 kernels still apply
+    assert engine["crossrank_ops"]["AddLayerNorm"] == 12 and engine["crossrank_ops"]["Gelu"] == 6
 
 
 def test_distilled_static_int8_is_batch_invariant(distilled_bundle):
