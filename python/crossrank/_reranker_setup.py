@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from crossrank import _native
 from crossrank._system import available_cpu_count
+from crossrank._validation import BATCH_DEPENDENT_PRECISIONS
 from crossrank.bundle import Bundle
 
 # Above this many pairs a progress bar shows unless show_progress says otherwise.
@@ -47,6 +48,18 @@ def cap_at_available_cpus(threads: int, concurrent_batches: int) -> tuple[int, i
             value = cpus
         capped.append(value)
     return capped[0], capped[1]
+
+
+def check_batching(precision: str, max_batch_size: int) -> int:
+    """MAX_BATCH_SIZE, with a RuntimeWarning when PRECISION's scores depend on batch mates
+    (BATCH_DEPENDENT_PRECISIONS: dynamic int8) and batches may hold more than one pair."""
+    if max_batch_size > 1 and precision in BATCH_DEPENDENT_PRECISIONS:
+        warnings.warn(
+            f"max_batch_size={max_batch_size} with precision={precision!r}: dynamic int8 takes its activation "
+            "scales over the whole batch, so a pair's score depends on its batch mates; use "
+            "precision='int8_static' (if the bundle has it) or 'fp32' to batch exactly, or max_batch_size=1",
+            RuntimeWarning, stacklevel=3)
+    return max_batch_size
 
 
 def progress_bar(total: int, show_progress: bool | None):

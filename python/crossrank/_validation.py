@@ -12,7 +12,14 @@ from collections.abc import Callable, Iterable, Sequence
 
 TRUNCATIONS = ("only_second", "longest_first")
 ACTIVATIONS = ("sigmoid", "softmax", "none")
-PRECISIONS = ("int8", "fp32")
+# The precision rungs, fastest first: static int8 (activation scales calibrated at export), int8 with
+# dynamic activation scales (possibly mixed with fp32 operator groups by the quality gate), fp32.
+PRECISIONS = ("int8_static", "int8", "fp32")
+# Rungs whose scores depend on a pair's batch mates (dynamic int8 takes each activation's scale over
+# the whole batch); the others score a pair the same alone or in any batch.
+BATCH_DEPENDENT_PRECISIONS = ("int8",)
+# How static int8's activation ranges are taken from the calibration pairs (ONNX Runtime's names).
+CALIBRATION_METHODS = ("MinMax", "Percentile", "Entropy")
 # How a document longer than the model's window is scored: cut (truncate), or cut into windows whose
 # scores become the document's: the first window's (firstp), the best (maxp), their mean (meanp).
 LONG_DOCUMENTS = ("truncate", "firstp", "maxp", "meanp")

@@ -6,7 +6,8 @@ A bundle folder holds::
                              the graph's limits (vocab_rows, max_positions), provenance,
                              measurements, checksums (checksums_sha256)
     model.onnx               fp32 graph (FP32_FILE)
-    model.int8.onnx          int8 graph (INT8_FILE)
+    model.int8.onnx          int8 graph, dynamic activation scales (INT8_FILE)
+    model.int8_static.onnx   int8 graph, static activation scales (INT8_STATIC_FILE; optional)
     model*.engine.onnx       the same graphs on crossrank's kernels (ENGINE_FILES)
     tokenizer.json           the tokenizer (TOKENIZER_FILE)
     report.json              the export's fidelity report (REPORT_FILE)
@@ -35,11 +36,13 @@ FORMAT_VERSION = 1
 MANIFEST_FILE = "crossrank.json"
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
+INT8_STATIC_FILE = "model.int8_static.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 REPORT_FILE = "report.json"
-MODEL_FILES = {"fp32": FP32_FILE, "int8": INT8_FILE}
+MODEL_FILES = {"fp32": FP32_FILE, "int8": INT8_FILE, "int8_static": INT8_STATIC_FILE}
 # Graphs with attention, GELU and LayerNorm on crossrank's kernels (crossrank.export.engine_graph).
-ENGINE_FILES = {"fp32": "model.engine.onnx", "int8": "model.int8.engine.onnx"}
+ENGINE_FILES = {"fp32": "model.engine.onnx", "int8": "model.int8.engine.onnx",
+                "int8_static": "model.int8_static.engine.onnx"}
 # Set to 0 to load bundles without checking checksums_sha256 (Reranker(..., verify_checksums=False) per load).
 VERIFY_ENV = "CROSSRANK_VERIFY_CHECKSUMS"
 
@@ -88,7 +91,11 @@ class Bundle:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         path = self.model_files.get(precision)
         if path is None or not path.is_file():
-            raise FileNotFoundError(f"bundle {self.path} has no {precision} model (expected {path})")
+            available = [p for p in PRECISIONS if p in self.model_files and self.model_files[p].is_file()]
+            expected = f"expected {path}" if path is not None else f"its {MANIFEST_FILE} lists no files.{precision}"
+            raise FileNotFoundError(
+                f"bundle {self.path} has no {precision} model ({expected}); it has {', '.join(available) or 'none'}: "
+                f"pass one of those as precision, or export the bundle again with a crossrank that makes {precision}")
         return path
 
     def runtime_model_file(self, precision: str) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from crossrank import _native, _onnxruntime
-from crossrank._reranker_setup import cap_at_available_cpus, load_session, progress_bar
+from crossrank._reranker_setup import cap_at_available_cpus, check_batching, load_session, progress_bar
 from crossrank._system import physical_core_count
 from crossrank._validation import (
     ACTIVATIONS,
@@ -83,8 +83,8 @@ class Reranker:
 
     Args:
         bundle: folder written by ``crossrank export`` (or ``crossrank.default_model()``).
-        precision: ``"int8"`` or ``"fp32"``; default: what the bundle recommends (int8 unless its
-            export found int8 too lossy).
+        precision: ``"int8_static"``, ``"int8"`` or ``"fp32"`` (crossrank._validation.PRECISIONS);
+            default: the rung the bundle's quality gate chose (its default_precision).
         max_length: tokens per pair including special tokens; default and upper bound: the bundle's.
         truncation: ``"only_second"`` keeps the query whole and cuts the document;
             ``"longest_first"`` matches sentence-transformers.
@@ -98,9 +98,9 @@ class Reranker:
         max_padded_tokens: token budget of one batch (rows x padded length).
         max_batch_size: most pairs in one batch. Default 1: each pair runs alone, and pairs run side
             by side on all cores (concurrent_batches). On 2 cores that beat length-sorted batches
-            for both precisions (see README), and it keeps dynamic int8 exact: its activation
-            scales are taken over a whole batch, so in a batch a pair's score would depend on its
-            batch mates. Raise it where wide batches pay (many cores, a GPU build).
+            for both precisions (see README). Raise it where wide batches pay (many cores, a GPU
+            build): "int8_static" and "fp32" score a pair the same alone or in any batch; "int8"
+            (dynamic activation scales, taken over the whole batch) does not, and warns.
         batch_overhead_tokens: what one more batch costs, in executed tokens; the planner trades
             it against padding when it cuts the length-sorted pairs into batches.
         verify_checksums: check the files it reads (tokenizer, graph) against the SHA-256 sums the
@@ -130,8 +130,8 @@ class Reranker:
         self.threads, self.concurrent_batches = cap_at_available_cpus(self.threads, self.concurrent_batches)
         max_padded_tokens = check_int(max_padded_tokens, "max_padded_tokens", minimum=self.max_length,
                                       maximum=INT32_MAX)
-        max_batch_size = self.max_batch_size = check_int(max_batch_size, "max_batch_size", minimum=1,
-                                                         maximum=INT32_MAX)
+        max_batch_size = self.max_batch_size = check_batching(self.precision, check_int(
+            max_batch_size, "max_batch_size", minimum=1, maximum=INT32_MAX))
         batch_overhead_tokens = check_non_negative_int(batch_overhead_tokens, "batch_overhead_tokens",
                                                        maximum=INT32_MAX)
 

@@ -111,7 +111,8 @@ def test_engine_graph_leaves_attention_the_kernel_does_not_compute(minilm_bundle
 def test_export_writes_checked_engine_graphs(tiny_bundle):
     bundle = Bundle.load(tiny_bundle)
     checks = bundle.manifest["engine_graphs"]
-    assert bundle.manifest["engine_files"] == {"fp32": "model.engine.onnx", "int8": "model.int8.engine.onnx"}
+    assert bundle.manifest["engine_files"] == {"fp32": "model.engine.onnx", "int8": "model.int8.engine.onnx",
+                                               "int8_static": "model.int8_static.engine.onnx"}
     assert checks["fp32"]["max_abs_diff_vs_standard"] < 1e-4
     int8 = checks["int8"]
     assert int8["crossrank_ops"] == {"SelfAttention": 0, "Gelu": 2, "AddLayerNorm": 4}

@@ -110,7 +110,7 @@ def test_older_bundles_read_the_rows_from_the_graph(bundle):
 
 def test_embedding_rows_from_every_graph_and_none_for_other_files(tiny_bundle, tmp_path):
     graphs = sorted(Path(tiny_bundle).glob("*.onnx"))
-    assert len(graphs) == 4 and [embedding_rows(g) for g in graphs] == [30522] * 4
+    assert len(graphs) == 6 and [embedding_rows(g) for g in graphs] == [30522] * 6  # 3 rungs, 2 graphs each
     garbage = tmp_path / "garbage.onnx"
     for data in (b"", b"\x00garbage" * 100, b"\xff" * 64, (Path(tiny_bundle) / "model.onnx").read_bytes()[:5000]):
         garbage.write_bytes(data)

@@ -99,6 +99,7 @@ def ort_naive_engine(bundle: Bundle, precision: str, threads: int) -> Engine:
 OWN_ENGINES: dict[str, EngineFactory] = {
     "crossrank-int8": lambda b, t: crossrank_engine(b, "int8", t),
     "crossrank-fp32": lambda b, t: crossrank_engine(b, "fp32", t),
+    "crossrank-int8-static": lambda b, t: crossrank_engine(b, "int8_static", t),
     "ort-naive-int8": lambda b, t: ort_naive_engine(b, "int8", t),
     "ort-naive-fp32": lambda b, t: ort_naive_engine(b, "fp32", t),
 }

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from crossrank._validation import CALIBRATION_METHODS
 from crossrank.bundle import REPORT_FILE, read_manifest
 from crossrank.cli._types import int_at_least, non_negative_int, number_in, positive_int
 from crossrank.export.gate import GateThresholds
@@ -70,8 +71,13 @@ def add_gate_arguments(parser) -> None:
     g.add_argument("--max-fp32-share", type=number_in(0, 1), default=GateThresholds.max_fp32_share, metavar="F",
                    help="gate: most of the weight multiply-adds a mixed graph may keep in fp32 "
                         "(default %(default)s; beyond it the bundle falls back to fp32)")
+    g.add_argument("--calibration", type=Path, default=None, metavar="DIR",
+                   help="BEIR folder whose BM25 pools calibrate static int8's activation scales "
+                        "(default: the gate's pools; in-domain pairs calibrate best)")
+    g.add_argument("--calibration-method", choices=CALIBRATION_METHODS, default="MinMax",
+                   help="how static int8's activation ranges are taken (default %(default)s, measured best)")
     g.add_argument("--no-fidelity", action="store_true",
-                   help="skip the fidelity report and the quality gate")
+                   help="skip the fidelity report, the quality gate and the static int8 rung")
 
 
 def gate_kwargs(args) -> dict[str, Any]:
@@ -81,6 +87,8 @@ def gate_kwargs(args) -> dict[str, Any]:
         "eval_dir": args.eval,
         "eval_queries": args.eval_queries or None,
         "eval_depth": args.eval_depth,
+        "calibration_dir": args.calibration,
+        "calibration_method": args.calibration_method,
         "gate": GateThresholds(min_top10_overlap=args.min_top10_overlap,
                                max_ndcg_drop_points=args.max_ndcg_drop,
                                mixed_precision=not args.no_mixed_precision,
@@ -101,6 +109,11 @@ def _print_result(out: Path) -> None:
     gate = (manifest.get("fidelity") or {}).get("gate") or {}
     if gate:
         print(f"  quality gate: {gate['message']}")
+        rungs = manifest.get("precision_rungs") or {}
+        if rungs:
+            print("  precision rungs (speed vs fp32 on this machine): " + ", ".join(
+                f"{p} {'passes' if r['passed'] else 'fails'} {r['speedup_vs_fp32'] or 0:.2f}x"
+                for p, r in rungs.items()))
         print(f"  default precision: {manifest['default_precision']} (details: {out / REPORT_FILE})")
     for note in manifest.get("notes", []):
         print(f"  note: {note}")

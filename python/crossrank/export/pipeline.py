@@ -24,6 +24,7 @@ from crossrank.bundle import (
     FORMAT_VERSION,
     FP32_FILE,
     INT8_FILE,
+    INT8_STATIC_FILE,
     MANIFEST_FILE,
     REPORT_FILE,
     TOKENIZER_FILE,
@@ -40,7 +41,9 @@ from crossrank.export.onnx_steps import (
     optimize,
     quantize,
 )
+from crossrank.export.precision_steps import rung_step, static_step
 from crossrank.export.report import apply_gate, gate_thresholds, run_fidelity
+from crossrank.export.rungs import check_calibration_dir, format_rungs
 from crossrank.export.source import (
     SourceModel,
     describe_source,
@@ -104,10 +107,12 @@ class ExportOptions:
     eval_queries: int | None = 50
     eval_depth: int = 100
     gate: Any = True
+    calibration_dir: str | Path | None = None
+    calibration_method: str = "MinMax"
 
     @property
     def step_count(self) -> int:
-        return (5 if self.verify else 4) + (2 if self.fidelity else 0)
+        return (5 if self.verify else 4) + (4 if self.fidelity else 0)
 
 
 @dataclass
@@ -123,12 +128,14 @@ class _Graphs:
 def _check_fidelity_options(options: ExportOptions) -> Any:
     """The gate's thresholds (None: report only); a wrong EVAL_DIR fails now, not after the slow steps."""
     if not options.fidelity:
-        if options.eval_dir is not None:
-            raise ValueError("eval_dir needs fidelity=True (the fidelity report is what uses it)")
+        for name in ("eval_dir", "calibration_dir"):
+            if getattr(options, name) is not None:
+                raise ValueError(f"{name} needs fidelity=True (the fidelity report and the rungs use it)")
         return None
     thresholds = gate_thresholds(options.gate)
     if options.eval_dir is not None:
         read_beir(options.eval_dir)
+    check_calibration_dir(options.calibration_dir)
     return thresholds
 
 
@@ -201,9 +208,10 @@ def _graph_limits(source: SourceModel, hf_model: Any) -> dict[str, int]:
 
 
 def _fidelity_step(folder: Path, manifest: dict[str, Any], thresholds: Any, graphs: _Graphs,
-                   source: SourceModel, options: ExportOptions, steps: Steps) -> None:
-    """Steps 5 and 6: write report.json and fold the gate's decision into MANIFEST."""
-    report = run_fidelity(folder, steps, manifest, thresholds, eval_dir=options.eval_dir,
+                   source: SourceModel, options: ExportOptions, steps: Steps) -> tuple[list, dict[str, Any]]:
+    """Steps 5 to 7: the fidelity report, the dynamic int8 gate (its decision folded into MANIFEST),
+    the static int8 rung. Returns (the pool sets, report.json's contents so far)."""
+    sets, report = run_fidelity(folder, steps, manifest, thresholds, eval_dir=options.eval_dir,
                           eval_queries=options.eval_queries, eval_depth=options.eval_depth,
                           per_channel=options.per_channel,
                           reduce_range=manifest["quantization"]["reduce_range"], say=steps.say)
@@ -217,10 +225,21 @@ def _fidelity_step(folder: Path, manifest: dict[str, Any], thresholds: Any, grap
     if report["fp32_vs_pytorch"] is None and verification:
         report["fp32_vs_pytorch"] = fp32_vs_pytorch(verification)
     apply_gate(manifest, report)
+    with steps.step("int8_static", f"static int8 ({options.calibration_method} calibration, QDQ U8S8)"):
+        static_step(folder, manifest, report, sets, thresholds, calibration_dir=options.calibration_dir,
+                    method=options.calibration_method, say=steps.say)
+    return sets, report
+
+
+def _rung_step(folder: Path, manifest: dict[str, Any], report: dict[str, Any], sets: list, thresholds: Any,
+               options: ExportOptions, steps: Steps) -> None:
+    """Last step with fidelity: every rung timed, the fastest passing one the default; report.json."""
+    with steps.step("rungs", "precision rungs: speed on this machine, fastest passing one"):
+        rung_step(folder, manifest, report, sets, thresholds is not None)
     manifest["timings_s"] = steps.timings
     write_json(folder / REPORT_FILE, report)
     if options.progress:
-        print(format_report(report), file=sys.stderr, flush=True)
+        print(format_report(report) + "\n" + format_rungs(report), file=sys.stderr, flush=True)
 
 
 def _engine_graph_step(folder: Path, manifest: dict[str, Any], source: SourceModel, steps: Steps) -> None:
@@ -230,8 +249,9 @@ def _engine_graph_step(folder: Path, manifest: dict[str, Any], source: SourceMod
     manifest["engine_graphs"] = engine
     manifest["engine_files"] = {p: e["file"] for p, e in engine.items() if e.get("file")}
     manifest["timings_s"] = steps.timings
+    static = (INT8_STATIC_FILE,) if (folder / INT8_STATIC_FILE).is_file() else ()
     manifest["checksums_sha256"] = checksums(
-        folder, (FP32_FILE, INT8_FILE, TOKENIZER_FILE, *manifest["engine_files"].values()))
+        folder, (FP32_FILE, INT8_FILE, *static, TOKENIZER_FILE, *manifest["engine_files"].values()))
 
 
 def _write_bundle(folder: Path, source: SourceModel, options: ExportOptions, thresholds: Any) -> None:
@@ -250,8 +270,12 @@ def _write_bundle(folder: Path, source: SourceModel, options: ExportOptions, thr
     manifest = _manifest(source, graphs, options, tokenizer, quantization, verification, notes, steps)
     write_manifest(folder, manifest)  # the engine reads it to score the fidelity pools
     if options.fidelity:
-        _fidelity_step(folder, manifest, thresholds, graphs, source, options, steps)
+        sets, report = _fidelity_step(folder, manifest, thresholds, graphs, source, options, steps)
+        write_manifest(folder, manifest)  # the engine graph step reads files.int8_static
     _engine_graph_step(folder, manifest, source, steps)
+    if options.fidelity:
+        write_manifest(folder, manifest)  # the rungs load the bundle with its engine graphs
+        _rung_step(folder, manifest, report, sets, thresholds, options, steps)
     write_manifest(folder, manifest)
 
 
@@ -274,6 +298,8 @@ def export_bundle(
     eval_queries: int | None = 50,
     eval_depth: int = 100,
     gate: Any = True,
+    calibration_dir: str | Path | None = None,
+    calibration_method: str = "MinMax",
 ) -> Path:
     """Exports a Hugging Face sequence-classification model to a crossrank bundle.
 
@@ -288,9 +314,12 @@ def export_bundle(
     (crossrank.export.fidelity.builtin_pools) and, with EVAL_DIR, BM25 top-EVAL_DEPTH pools of
     EVAL_QUERIES judged queries, which adds nDCG@10 of fp32 and int8 and gates on those pools.
     When int8 falls below the thresholds, operator groups are kept in fp32 by measurement
-    (mixed precision); if that does not reach them either, crossrank.json gets
-    default_precision "fp32". Everything measured goes to report.json (and a summary to
-    crossrank.json under "fidelity").
+    (mixed precision). Without EVAL_DIR the gate applies to both built-in domains (documentation
+    and web passages). Then static int8 (model.int8_static.onnx, scales calibrated on
+    CALIBRATION_DIR or the gate's pools) is measured the same way, every rung (int8_static, int8,
+    fp32) is timed on this machine, and the fastest rung that passes becomes default_precision.
+    Everything measured goes to report.json (and a summary to crossrank.json under "fidelity"
+    and "precision_rungs").
 
     Args:
         model: a local Hugging Face folder, or a Hub id (loaded through transformers; needs network).
@@ -313,6 +342,9 @@ def export_bundle(
         eval_depth: BM25 candidates per query of EVAL_DIR.
         gate: True (default thresholds), a crossrank.export.gate.GateThresholds (or a dict of
             its fields), or False (report only, never change the bundle).
+        calibration_dir: a BEIR folder whose BM25 pools calibrate static int8 (default: the
+            gate's pools).
+        calibration_method: "MinMax", "Percentile" or "Entropy" (static int8's activation ranges).
 
     Returns:
         OUT_DIR as an absolute path.
@@ -327,7 +359,8 @@ def export_bundle(
         max_length=max_length, opset=opset, progress=progress, activation=activation,
         score_index=score_index, notes=tuple(notes), source_name=source_name, verify=verify,
         reduce_range=reduce_range, per_channel=per_channel, fidelity=fidelity, eval_dir=eval_dir,
-        eval_queries=eval_queries, eval_depth=eval_depth, gate=gate)
+        eval_queries=eval_queries, eval_depth=eval_depth, gate=gate, calibration_dir=calibration_dir,
+        calibration_method=calibration_method)
     src, is_local = resolve_source(model)
     out = check_replaceable(out_dir, MANIFEST_FILE, "bundle")
     require_export_deps()

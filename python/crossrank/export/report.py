@@ -17,6 +17,7 @@ from crossrank.export.fidelity import builtin_pools, eval_pools
 from crossrank.export.gate import Gate, GateThresholds, PoolSet
 from crossrank.export.onnx_scorer import unsupported_tokenizer
 from crossrank.export.verify import fp32_vs_pytorch
+from crossrank.export.web_pools import web_pools
 
 
 def gate_thresholds(gate: Any) -> GateThresholds | None:
@@ -33,17 +34,29 @@ def gate_thresholds(gate: Any) -> GateThresholds | None:
 
 
 def pool_sets(eval_dir: str | Path | None, eval_queries: int | None, eval_depth: int) -> list[PoolSet]:
-    """The built-in pools, and BM25 pools over EVAL_DIR when given."""
+    """The built-in pools of both domains, and BM25 pools over EVAL_DIR when given."""
     builtin = builtin_pools()
     sets = [PoolSet("builtin", builtin, None, {
         "pools": len(builtin), "pairs": sum(len(p.docs) for p in builtin),
         "candidates": "built-in: questions about the Python language reference, passages from "
                       "pydoc_data (ships with Python); no judgements",
     })]
+    web = web_pools()
+    sets.append(PoolSet("web", web, None, {
+        "pools": len(web), "pairs": sum(len(p.docs) for p in web),
+        "candidates": "built-in: everyday web questions, MS MARCO-style passages shipped with crossrank "
+                      "(crossrank.export.web_pools); no judgements",
+    }))
     if eval_dir is not None:
         pools, qrels, info = eval_pools(eval_dir, depth=eval_depth, max_queries=eval_queries)
         sets.append(PoolSet("eval", pools, qrels, info))
     return sets
+
+
+def gated_sets(eval_dir: str | Path | None) -> list[str]:
+    """The pool sets the gate's thresholds apply to: the user's judged data when given (that is
+    where their data is), else both built-in domains (documentation and web passages)."""
+    return ["eval"] if eval_dir is not None else ["builtin", "web"]
 
 
 def _report_only(runner: Gate, default_precision: str) -> dict[str, Any]:
@@ -61,7 +74,8 @@ def _report_only(runner: Gate, default_precision: str) -> dict[str, Any]:
 
 def run_fidelity(folder: Path, steps: Any, manifest: dict[str, Any], thresholds: GateThresholds | None, *,
                  eval_dir: str | Path | None, eval_queries: int | None, eval_depth: int,
-                 per_channel: bool, reduce_range: bool, say: Callable[[str], None]) -> dict[str, Any]:
+                 per_channel: bool, reduce_range: bool,
+                 say: Callable[[str], None]) -> tuple[list[PoolSet], dict[str, Any]]:
     """Steps 5 and 6: the fidelity report (int8 vs fp32 on the pools) and the quality gate.
 
     Args:
@@ -72,7 +86,8 @@ def run_fidelity(folder: Path, steps: Any, manifest: dict[str, Any], thresholds:
         say: where progress lines go.
 
     Returns:
-        report.json's contents; its "gate" entry says whether the int8 file changed.
+        (the pool sets, with their fp32 reference scores; report.json's contents, whose "gate" entry
+        says whether the int8 file changed).
     """
     scorer = "onnxruntime" if unsupported_tokenizer(folder / TOKENIZER_FILE) else "crossrank engine"
     with steps.step("fidelity", f"fidelity report: int8 vs fp32 on query pools ({scorer})"):
@@ -81,7 +96,7 @@ def run_fidelity(folder: Path, steps: Any, manifest: dict[str, Any], thresholds:
         pools_s = round(time.perf_counter() - t0, 3)
         runner = Gate(folder, sets, thresholds or GateThresholds(mixed_precision=False),
                       per_channel=per_channel, reduce_range=reduce_range,
-                      gate_sets=["eval"] if eval_dir is not None else ["builtin"], log=say)
+                      gate_sets=gated_sets(eval_dir), log=say)
         runner.measure_base()
     with steps.step("gate", "quality gate" + ("" if thresholds else " (off: report only)")):
         record = runner.search() if thresholds is not None else _report_only(
@@ -91,7 +106,7 @@ def run_fidelity(folder: Path, steps: Any, manifest: dict[str, Any], thresholds:
     record["time_s"]["pools"] = pools_s
     variants = record.pop("variants")
     sensitivity = record.pop("sensitivity")
-    return {
+    return sets, {
         "format_version": 1,
         "model": manifest["source"]["model"],
         "what": "agreement of the bundle's int8 graph(s) with its fp32 graph, same tokenization and "
@@ -99,6 +114,7 @@ def run_fidelity(folder: Path, steps: Any, manifest: dict[str, Any], thresholds:
         "engine": record.get("engine"),
         "fp32_vs_pytorch": fp32_vs_pytorch(manifest.get("verification")),
         "pool_sets": {ps.name: ps.info for ps in sets},
+        "gated_on": gated_sets(eval_dir),
         "gate": record,
         "variants": variants,
         "sensitivity": sensitivity,

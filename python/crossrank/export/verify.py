@@ -125,9 +125,10 @@ def fp32_vs_pytorch(verification: dict[str, Any] | None) -> dict[str, Any] | Non
 
 
 def _engine_logits(bundle: Bundle, precision: str, pairs: list[tuple[str, str]]) -> np.ndarray:
-    reranker = Reranker(bundle, precision=precision, activation="none", max_batch_size=8)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # truncation of long pairs is the same for both graphs
+        # truncation of long pairs is the same for both graphs; dynamic int8 in batches is meant here
+        warnings.simplefilter("ignore")
+        reranker = Reranker(bundle, precision=precision, activation="none", max_batch_size=8)
         return np.asarray(reranker.score_pairs(pairs, show_progress=False), dtype=np.float64)
 
 
