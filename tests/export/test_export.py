@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from fixture_helpers import REPO
 from export_cases import PAIRS, read_manifest as _manifest
 
 onnx = pytest.importorskip("onnx")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from fixture_helpers import REPO
 from export_cases import PAIRS, read_manifest as _manifest
 
 pytest.importorskip("onnx")

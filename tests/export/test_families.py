@@ -11,7 +11,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import REPO
+from fixture_helpers import REPO
 from export_cases import PAIRS, read_manifest
 from family_bundles import FAMILY_MODELS, family_bundle, family_source
 

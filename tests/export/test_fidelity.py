@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import crossrank_submodule
+from fixture_helpers import crossrank_submodule
 
 from crossrank.beir import read_beir
 

@@ -5,7 +5,7 @@ loaded by sentence-transformers and by crossrank.CrossEncoder."""
 from __future__ import annotations
 
 import pytest
-from conftest import _need_export_extra, make_tiny_model_dir
+from fixture_helpers import _need_export_extra, make_tiny_model_dir
 from integration_cases import crossrank_home_set
 
 

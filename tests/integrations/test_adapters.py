@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 from integration_cases import DOCS, QUERY, crossrank_home_set
-from conftest import REPO, _need_export_extra, make_tiny_model_dir
+from fixture_helpers import REPO, _need_export_extra, make_tiny_model_dir
 
 from crossrank.integrations.model_folder import resolve_model
 from crossrank.reranker import Reranker

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 from integration_cases import PAIRS
-from conftest import REPO, _need_export_extra, make_tiny_model_dir
+from fixture_helpers import REPO, _need_export_extra, make_tiny_model_dir
 
 from crossrank.bundle import read_manifest
 from crossrank.integrations import model_folder

@@ -11,7 +11,7 @@ import textwrap
 import warnings
 
 import pytest
-from conftest import _need_export_extra, make_tiny_model_dir
+from fixture_helpers import _need_export_extra, make_tiny_model_dir
 
 pytest_plugins = ["integration_fixtures"]  # its fixtures: crossrank_home, hf_folder, models
 

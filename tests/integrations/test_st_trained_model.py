@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 from integration_cases import DOCS, PAIRS, QUERY, crossrank_home_set
-from conftest import SHARED_MODELS, _need_export_extra
+from fixture_helpers import SHARED_MODELS, _need_export_extra
 
 from crossrank.bundle import is_bundle
 from crossrank.export.pipeline import export_bundle
