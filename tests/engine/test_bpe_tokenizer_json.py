@@ -94,5 +94,5 @@ def test_byte_fallback_only_where_it_never_applies(config):
 
 
 def test_other_models_still_name_what_is_read():
-    with pytest.raises(ValueError, match="model.type is Unigram.*BPE"):
-        Tokenizer.from_dict({"model": {"type": "Unigram"}})
+    with pytest.raises(ValueError, match="model.type is WordLevel.*WordPiece.*Unigram.*BPE"):
+        Tokenizer.from_dict({"model": {"type": "WordLevel"}})
