@@ -74,6 +74,13 @@ inline void decode_or_throw(std::string_view text, std::vector<char32_t>& out, c
   }
 }
 
+// decode_or_throw() into a new string (for short texts such as added tokens).
+inline std::u32string decode_or_throw(std::string_view text, const std::string& what) {
+  std::vector<char32_t> cps;
+  decode_or_throw(text, cps, what);
+  return std::u32string(cps.begin(), cps.end());
+}
+
 // Appends the UTF-8 encoding of a valid code point.
 inline void append(std::string& out, char32_t cp) {
   if (cp < 0x80) {

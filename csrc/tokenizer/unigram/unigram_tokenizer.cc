@@ -10,15 +10,6 @@
 namespace crossrank {
 namespace {
 
-std::u32string decode_or_throw(std::string_view text, const std::string& what) {
-  std::vector<char32_t> cps;
-  size_t bad = 0;
-  if (!utf8::decode(text, cps, &bad)) {
-    throw std::invalid_argument(what + " is not valid UTF-8 (byte " + std::to_string(bad) + ")");
-  }
-  return std::u32string(cps.begin(), cps.end());
-}
-
 // Byte offset of each code point of valid UTF-8 `text`, plus the end.
 void code_point_offsets(std::string_view text, std::vector<size_t>& offsets) {
   offsets.clear();
@@ -68,16 +59,16 @@ UnigramTokenizer::UnigramTokenizer(PairTemplate pair_template, UnigramPipeline p
     const std::string where = "added token " + std::to_string(k) + " ('" + token.content + "')";
     if (token.content.empty()) throw std::invalid_argument("added token " + std::to_string(k) + " is empty");
     if (token.id < 0) throw std::invalid_argument(where + " has a negative id");
-    decode_or_throw(token.content, where);
+    utf8::decode_or_throw(token.content, where);
     if (!cuttable_next_to(token)) cuttable_ = false;
     added_id_limit_ = std::max(added_id_limit_, token.id + 1);
     if (token.normalized) {
       pipeline_.normalize(token.content, normalized);
       if (normalized.empty()) continue;  // never matches, as in tokenizers
-      normalized_patterns_.add(decode_or_throw(normalized, where), token.id, token.lstrip, token.rstrip,
+      normalized_patterns_.add(utf8::decode_or_throw(normalized, where), token.id, token.lstrip, token.rstrip,
                                token.single_word);
     } else {
-      raw_patterns_.add(decode_or_throw(token.content, where), token.id, token.lstrip, token.rstrip,
+      raw_patterns_.add(utf8::decode_or_throw(token.content, where), token.id, token.lstrip, token.rstrip,
                         token.single_word);
     }
   }
@@ -119,7 +110,7 @@ void UnigramTokenizer::encode_into(std::string_view text, bool at_start, std::ve
     encode_piece(text, at_start, ids);
     return;
   }
-  const std::u32string cps = decode_or_throw(text, "text");
+  const std::u32string cps = utf8::decode_or_throw(text, "text");
   thread_local std::vector<size_t> offsets;
   thread_local std::vector<TextSegment> segments;
   code_point_offsets(text, offsets);
@@ -144,7 +135,7 @@ void UnigramTokenizer::encode_piece(std::string_view piece, bool starts_text, st
   }
   thread_local std::vector<size_t> offsets;
   thread_local std::vector<TextSegment> segments;
-  const std::u32string cps = decode_or_throw(normalized, "normalized text");
+  const std::u32string cps = utf8::decode_or_throw(normalized, "normalized text");
   code_point_offsets(normalized, offsets);
   segments.clear();
   normalized_patterns_.find(cps.data(), cps.size(), segments);

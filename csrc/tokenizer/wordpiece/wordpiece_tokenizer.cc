@@ -67,15 +67,6 @@ BertNormalizerOptions normalizer_options(const WordPieceConfig& c) {
   return o;
 }
 
-std::u32string decode_or_throw(std::string_view text, const char* what) {
-  std::vector<char32_t> cps;
-  size_t bad = 0;
-  if (!utf8::decode(text, cps, &bad)) {
-    throw std::invalid_argument(std::string(what) + " is not valid UTF-8 (byte " + std::to_string(bad) + ")");
-  }
-  return std::u32string(cps.begin(), cps.end());
-}
-
 }  // namespace
 
 WordPieceTokenizer::WordPieceTokenizer(WordPieceConfig config)
@@ -105,7 +96,7 @@ WordPieceTokenizer::WordPieceTokenizer(WordPieceConfig config)
   for (const AddedToken& token : config_.added_tokens) {
     if (token.content.empty()) throw std::invalid_argument("added token with empty content");
     if (token.id < 0) throw std::invalid_argument("added token '" + token.content + "' has a negative id");
-    std::u32string content = decode_or_throw(token.content, "added token");
+    std::u32string content = utf8::decode_or_throw(token.content, "added token");
     if (token.normalized) {
       // tokenizers matches normalized=true tokens by their normalized content in
       // the normalized text.

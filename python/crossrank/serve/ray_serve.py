@@ -60,9 +60,8 @@ class AppReplica:
                 chunks.append(message.get("body", b""))
 
         await self.app(dict(request.scope), receive, send)
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", [])]
         response = Response(b"".join(chunks), status_code=start.get("status", 500))
-        response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        response.raw_headers = list(start.get("headers", []))  # the app's own (bytes, bytes) headers
         return response
 
     def __del__(self) -> None:
