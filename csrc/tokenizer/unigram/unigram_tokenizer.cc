@@ -52,26 +52,13 @@ size_t part_end(std::string_view text, size_t begin, size_t want) {
 UnigramTokenizer::UnigramTokenizer(PairTemplate pair_template, UnigramPipeline pipeline,
                                    const std::vector<AddedToken>& added)
     : PairTokenizer(std::move(pair_template)), pipeline_(std::move(pipeline)) {
-  cuttable_ = pipeline_.cuttable_at_spaces();
-  std::string normalized;
-  for (size_t k = 0; k < added.size(); ++k) {
-    const AddedToken& token = added[k];
-    const std::string where = "added token " + std::to_string(k) + " ('" + token.content + "')";
-    if (token.content.empty()) throw std::invalid_argument("added token " + std::to_string(k) + " is empty");
-    if (token.id < 0) throw std::invalid_argument(where + " has a negative id");
-    utf8::decode_or_throw(token.content, where);
-    if (!cuttable_next_to(token)) cuttable_ = false;
-    added_id_limit_ = std::max(added_id_limit_, token.id + 1);
-    if (token.normalized) {
-      pipeline_.normalize(token.content, normalized);
-      if (normalized.empty()) continue;  // never matches, as in tokenizers
-      normalized_patterns_.add(utf8::decode_or_throw(normalized, where), token.id, token.lstrip, token.rstrip,
-                               token.single_word);
-    } else {
-      raw_patterns_.add(utf8::decode_or_throw(token.content, where), token.id, token.lstrip, token.rstrip,
-                        token.single_word);
-    }
-  }
+  added_ = build_added_tokens(added, [this](const std::u32string& content) {
+    std::string text, normalized;
+    for (const char32_t c : content) utf8::append(text, c);
+    pipeline_.normalize(text, normalized);
+    return utf8::decode_or_throw(normalized, "normalized added token '" + text + "'");
+  });
+  cuttable_ = pipeline_.cuttable_at_spaces() && std::all_of(added.begin(), added.end(), cuttable_next_to);
 }
 
 std::vector<int32_t> UnigramTokenizer::encode(std::string_view text) const {
@@ -97,10 +84,10 @@ std::vector<int32_t> UnigramTokenizer::encode_prefix(std::string_view text, size
   return ids;
 }
 
-int32_t UnigramTokenizer::id_limit() const { return std::max(PairTokenizer::id_limit(), added_id_limit_); }
+int32_t UnigramTokenizer::id_limit() const { return std::max(PairTokenizer::id_limit(), added_.id_limit); }
 
 void UnigramTokenizer::encode_into(std::string_view text, bool at_start, std::vector<int32_t>& ids) const {
-  if (raw_patterns_.empty()) {
+  if (added_.raw.empty()) {
     thread_local std::vector<char32_t> unused;
     unused.clear();
     size_t bad = 0;
@@ -115,7 +102,7 @@ void UnigramTokenizer::encode_into(std::string_view text, bool at_start, std::ve
   thread_local std::vector<TextSegment> segments;
   code_point_offsets(text, offsets);
   segments.clear();
-  raw_patterns_.find(cps.data(), cps.size(), segments);
+  added_.raw.find(cps.data(), cps.size(), segments);
   for (const TextSegment& seg : segments) {
     if (seg.id >= 0) {
       ids.push_back(seg.id);
@@ -129,7 +116,7 @@ void UnigramTokenizer::encode_into(std::string_view text, bool at_start, std::ve
 void UnigramTokenizer::encode_piece(std::string_view piece, bool starts_text, std::vector<int32_t>& ids) const {
   thread_local std::string normalized;
   pipeline_.normalize(piece, normalized);
-  if (normalized_patterns_.empty()) {
+  if (added_.normalized.empty()) {
     pipeline_.tokenize_normalized(normalized, starts_text, ids);
     return;
   }
@@ -138,7 +125,7 @@ void UnigramTokenizer::encode_piece(std::string_view piece, bool starts_text, st
   const std::u32string cps = utf8::decode_or_throw(normalized, "normalized text");
   code_point_offsets(normalized, offsets);
   segments.clear();
-  normalized_patterns_.find(cps.data(), cps.size(), segments);
+  added_.normalized.find(cps.data(), cps.size(), segments);
   const std::string_view view = normalized;
   for (const TextSegment& seg : segments) {
     if (seg.id >= 0) {

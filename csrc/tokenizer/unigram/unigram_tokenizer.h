@@ -42,10 +42,8 @@ class UnigramTokenizer : public PairTokenizer {
   void encode_piece(std::string_view piece, bool starts_text, std::vector<int32_t>& ids) const;
 
   UnigramPipeline pipeline_;
-  AddedTokenPatterns raw_patterns_;         // normalized=false: matched in the raw text
-  AddedTokenPatterns normalized_patterns_;  // normalized=true: their normalized content, per piece
-  bool cuttable_ = false;                   // encode_prefix may cut the text at spaces
-  int32_t added_id_limit_ = 0;              // one past the largest added token id
+  AddedTokenSet added_;   // normalized=true tokens by their content after the pipeline's normalizer
+  bool cuttable_ = false;  // encode_prefix may cut the text at spaces
 };
 
 }  // namespace crossrank
