@@ -8,6 +8,32 @@
 #include "tokenizer/utf8.h"
 
 namespace crossrank {
+
+struct UnigramTokenizer::Scratch {
+  std::vector<char32_t> text;  // decoded input
+  std::vector<size_t> raw_offsets;
+  std::vector<TextSegment> raw_segments;
+  std::string normalized;  // one raw piece after the normalizer
+  std::vector<char32_t> normalized_cps;
+  std::vector<size_t> normalized_offsets;
+  std::vector<TextSegment> normalized_segments;
+
+  // After a huge text, give the buffers' memory back.
+  void trim() {
+    constexpr size_t kKeep = size_t{1} << 20;
+    if (text.capacity() > kKeep) std::vector<char32_t>().swap(text);
+    if (raw_offsets.capacity() > kKeep) std::vector<size_t>().swap(raw_offsets);
+    if (normalized.capacity() > kKeep) std::string().swap(normalized);
+    if (normalized_cps.capacity() > kKeep) std::vector<char32_t>().swap(normalized_cps);
+    if (normalized_offsets.capacity() > kKeep) std::vector<size_t>().swap(normalized_offsets);
+  }
+};
+
+UnigramTokenizer::Scratch& UnigramTokenizer::scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
 namespace {
 
 // Byte offset of each code point of valid UTF-8 `text`, plus the end.
@@ -63,22 +89,26 @@ UnigramTokenizer::UnigramTokenizer(PairTemplate pair_template, UnigramPipeline p
 
 std::vector<int32_t> UnigramTokenizer::encode(std::string_view text) const {
   std::vector<int32_t> ids;
-  encode_into(text, true, ids);
+  Scratch& s = scratch();
+  encode_into(text, true, ids, s);
+  s.trim();
   return ids;
 }
 
 std::vector<int32_t> UnigramTokenizer::encode_prefix(std::string_view text, size_t max_tokens, bool* cut) const {
   std::vector<int32_t> ids;
+  Scratch& s = scratch();
   if (!cuttable_) {
-    encode_into(text, true, ids);
+    encode_into(text, true, ids, s);
   } else {
     for (size_t begin = 0; begin < text.size() && ids.size() <= max_tokens;) {
       const size_t want = std::max(kPrefixMinPartBytes, (max_tokens + 1 - ids.size()) * kPrefixBytesPerToken);
       const size_t end = part_end(text, begin, want);
-      encode_into(text.substr(begin, end - begin), begin == 0, ids);
+      encode_into(text.substr(begin, end - begin), begin == 0, ids, s);
       begin = end;
     }
   }
+  s.trim();
   if (cut != nullptr) *cut = ids.size() > max_tokens;
   if (ids.size() > max_tokens) ids.resize(max_tokens);
   return ids;
@@ -86,52 +116,44 @@ std::vector<int32_t> UnigramTokenizer::encode_prefix(std::string_view text, size
 
 int32_t UnigramTokenizer::id_limit() const { return std::max(PairTokenizer::id_limit(), added_.id_limit); }
 
-void UnigramTokenizer::encode_into(std::string_view text, bool at_start, std::vector<int32_t>& ids) const {
+void UnigramTokenizer::encode_into(std::string_view text, bool at_start, std::vector<int32_t>& ids,
+                                   Scratch& s) const {
+  s.text.clear();
+  utf8::decode_or_throw(text, s.text, "text");
   if (added_.raw.empty()) {
-    thread_local std::vector<char32_t> unused;
-    unused.clear();
-    size_t bad = 0;
-    if (!utf8::decode(text, unused, &bad)) {
-      throw std::invalid_argument("text is not valid UTF-8 (byte " + std::to_string(bad) + ")");
-    }
-    encode_piece(text, at_start, ids);
+    encode_piece(text, at_start, ids, s);
     return;
   }
-  const std::u32string cps = utf8::decode_or_throw(text, "text");
-  thread_local std::vector<size_t> offsets;
-  thread_local std::vector<TextSegment> segments;
-  code_point_offsets(text, offsets);
-  segments.clear();
-  added_.raw.find(cps.data(), cps.size(), segments);
-  for (const TextSegment& seg : segments) {
+  code_point_offsets(text, s.raw_offsets);
+  added_.raw.find(s.text.data(), s.text.size(), s.raw_segments);
+  for (const TextSegment& seg : s.raw_segments) {
     if (seg.id >= 0) {
       ids.push_back(seg.id);
     } else {
-      encode_piece(text.substr(offsets[seg.begin], offsets[seg.end] - offsets[seg.begin]),
-                   at_start && seg.begin == 0, ids);
+      const size_t begin = s.raw_offsets[seg.begin];
+      encode_piece(text.substr(begin, s.raw_offsets[seg.end] - begin), at_start && seg.begin == 0, ids, s);
     }
   }
 }
 
-void UnigramTokenizer::encode_piece(std::string_view piece, bool starts_text, std::vector<int32_t>& ids) const {
-  thread_local std::string normalized;
-  pipeline_.normalize(piece, normalized);
+void UnigramTokenizer::encode_piece(std::string_view piece, bool starts_text, std::vector<int32_t>& ids,
+                                    Scratch& s) const {
+  pipeline_.normalize(piece, s.normalized);
   if (added_.normalized.empty()) {
-    pipeline_.tokenize_normalized(normalized, starts_text, ids);
+    pipeline_.tokenize_normalized(s.normalized, starts_text, ids);
     return;
   }
-  thread_local std::vector<size_t> offsets;
-  thread_local std::vector<TextSegment> segments;
-  const std::u32string cps = utf8::decode_or_throw(normalized, "normalized text");
-  code_point_offsets(normalized, offsets);
-  segments.clear();
-  added_.normalized.find(cps.data(), cps.size(), segments);
-  const std::string_view view = normalized;
-  for (const TextSegment& seg : segments) {
+  s.normalized_cps.clear();
+  utf8::decode_or_throw(s.normalized, s.normalized_cps, "normalized text");
+  code_point_offsets(s.normalized, s.normalized_offsets);
+  added_.normalized.find(s.normalized_cps.data(), s.normalized_cps.size(), s.normalized_segments);
+  const std::string_view view = s.normalized;
+  for (const TextSegment& seg : s.normalized_segments) {
     if (seg.id >= 0) {
       ids.push_back(seg.id);
     } else {
-      pipeline_.tokenize_normalized(view.substr(offsets[seg.begin], offsets[seg.end] - offsets[seg.begin]),
+      const size_t begin = s.normalized_offsets[seg.begin];
+      pipeline_.tokenize_normalized(view.substr(begin, s.normalized_offsets[seg.end] - begin),
                                     starts_text && seg.begin == 0, ids);
     }
   }
