@@ -96,6 +96,7 @@ void ByteLevelBpeTokenizer::encode_normalized(const char32_t* text, size_t n, st
 
 void ByteLevelBpeTokenizer::encode_into(std::string_view text, std::vector<int32_t>& ids, size_t limit,
                                         Scratch& s) const {
+  count_tokenized_bytes(text.size());
   s.text.clear();
   utf8::decode_or_throw(text, s.text, "text");
   const char32_t* cps = s.text.data();

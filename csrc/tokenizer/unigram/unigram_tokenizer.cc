@@ -118,6 +118,7 @@ int32_t UnigramTokenizer::id_limit() const { return std::max(PairTokenizer::id_l
 
 void UnigramTokenizer::encode_into(std::string_view text, bool at_start, std::vector<int32_t>& ids,
                                    Scratch& s) const {
+  count_tokenized_bytes(text.size());
   s.text.clear();
   utf8::decode_or_throw(text, s.text, "text");
   if (added_.raw.empty()) {

@@ -1,7 +1,6 @@
 #include "tokenizer/wordpiece/wordpiece_tokenizer.h"
 
 #include <algorithm>
-#include <atomic>
 #include <stdexcept>
 
 #include "tokenizer/unicode_tables.h"
@@ -29,8 +28,6 @@ WordPieceTokenizer::Scratch& WordPieceTokenizer::scratch() {
 }
 
 namespace {
-
-std::atomic<uint64_t> g_tokenized_bytes{0};
 
 // Bytes per token encode_prefix reads ahead: English WordPiece averages ~4-5 bytes per token, so
 // one piece usually suffices and rarely overshoots by more than a few hundred tokens.
@@ -198,7 +195,7 @@ void WordPieceTokenizer::encode_normalized(const char32_t* text, size_t n, std::
 }
 
 void WordPieceTokenizer::encode_into(std::string_view text, std::vector<int32_t>& ids, Scratch& s) const {
-  g_tokenized_bytes.fetch_add(text.size(), std::memory_order_relaxed);
+  count_tokenized_bytes(text.size());
   s.text.clear();
   size_t bad = 0;
   if (!utf8::decode(text, s.text, &bad)) {
@@ -253,8 +250,6 @@ std::vector<int32_t> WordPieceTokenizer::encode_prefix(std::string_view text, si
   if (ids.size() > max_tokens) ids.resize(max_tokens);
   return ids;
 }
-
-uint64_t tokenized_bytes() { return g_tokenized_bytes.load(std::memory_order_relaxed); }
 
 PairEncoding WordPieceTokenizer::encode_pair(std::string_view query, std::string_view doc, size_t max_length,
                                              Truncation truncation) const {

@@ -79,8 +79,4 @@ class WordPieceTokenizer final : public PairTokenizer {
   bool splits_at_whitespace_ = true;  // no added token contains whitespace: encode_prefix may cut
 };
 
-// Bytes of text handed to encode_into since the process started, over all tokenizers and threads:
-// lets tests check that encode_prefix stopped early, independent of timing.
-uint64_t tokenized_bytes();
-
 }  // namespace crossrank

@@ -98,6 +98,21 @@ def test_encode_prefix_equals_encode_cut(request, fixture):
                 assert ids == full[:limit] and cut == (len(full) > limit), (text[:40], limit)
 
 
+def test_tokenized_bytes_counts_what_unigram_reads(xlmr_json):
+    """encode reads every byte; encode_prefix of a 10 MB text only about what its 4,096 tokens take."""
+    ours = Tokenizer.from_file(xlmr_json)
+    text = "naïve café 東京 <mask>  x " * 40
+    before = _native.testing.tokenized_bytes()
+    ours.encode(text)
+    assert _native.testing.tokenized_bytes() - before == len(text.encode("utf-8"))
+    huge = ("lorem ipsum dolor sit amet consectetur " * 270_000)[:10_000_000]
+    before = _native.testing.tokenized_bytes()
+    ids, cut = _native.testing.encode_prefix(ours.native, huge, 4096)
+    read = _native.testing.tokenized_bytes() - before
+    assert cut and len(ids) == 4096
+    assert 4096 * 4 < read < 4096 * 6 * 2
+
+
 def test_models_in_one_thread_keep_their_own_cache(xlmr_json, xlmr_bf_json):
     """Each thread caches the ids of recent words per model: two tokenizers used in turn must each
     get their own ids (the fixtures' vocabularies differ, so a shared entry would show)."""
