@@ -17,8 +17,8 @@
 #include "runtime/batcher.h"
 #include "runtime/engine.h"
 #include "tokenizer/bert_normalizer.h"
+#include "tokenizer/pair_tokenizer.h"
 #include "tokenizer/utf8.h"
-#include "tokenizer/wordpiece/wordpiece_tokenizer.h"
 
 namespace py = pybind11;
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "tokenizer/unicode_tables.h"
+#include "tokenizer/utf8.h"
 
 namespace crossrank {
 
@@ -68,6 +69,26 @@ void AddedTokenPatterns::find(const char32_t* text, size_t n, std::vector<TextSe
     start_offset = stop;
   }
   if (start_offset < n) out.push_back(TextSegment{start_offset, n, -1});
+}
+
+AddedTokenSet build_added_tokens(const std::vector<AddedToken>& tokens, const AddedTokenNormalizer& normalize) {
+  AddedTokenSet set;
+  for (size_t k = 0; k < tokens.size(); ++k) {
+    const AddedToken& token = tokens[k];
+    const std::string where = "added token " + std::to_string(k) + " ('" + token.content + "')";
+    if (token.content.empty()) throw std::invalid_argument("added token " + std::to_string(k) + " is empty");
+    if (token.id < 0) throw std::invalid_argument(where + " has a negative id (" + std::to_string(token.id) + ")");
+    std::u32string content = utf8::decode_or_throw(token.content, where);
+    set.id_limit = std::max(set.id_limit, token.id + 1);
+    if (token.normalized) {
+      content = normalize(content);
+      if (content.empty()) continue;  // never matches, as in tokenizers
+      set.normalized.add(std::move(content), token.id, token.lstrip, token.rstrip, token.single_word);
+    } else {
+      set.raw.add(std::move(content), token.id, token.lstrip, token.rstrip, token.single_word);
+    }
+  }
+  return set;
 }
 
 }  // namespace crossrank

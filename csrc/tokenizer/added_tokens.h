@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -59,5 +60,22 @@ class AddedTokenPatterns {
   uint64_t ascii_first_[2] = {0, 0};  // bit c: some pattern starts with ASCII char c
   bool non_ascii_first_ = false;      // some pattern starts with a non-ASCII char
 };
+
+// A tokenizer's normalizer applied to a normalized=true added token's content (code points in and
+// out). May throw std::invalid_argument for content the tokenizer rejects.
+using AddedTokenNormalizer = std::function<std::u32string(const std::u32string& content)>;
+
+// A tokenizer's added tokens as the two pattern sets its encode splits on, the same for every algorithm.
+struct AddedTokenSet {
+  AddedTokenPatterns raw;         // normalized=false: their content, matched in the raw text
+  AddedTokenPatterns normalized;  // normalized=true: their normalized content, matched in each normalized piece
+  int32_t id_limit = 0;           // one past the largest added token id (0 without added tokens)
+};
+
+// Builds the AddedTokenSet of tokenizer.json's added tokens: normalized=true ones go through `normalize`;
+// one whose normalized content is empty never matches (as in tokenizers) and is left out. Throws
+// std::invalid_argument naming the token (its index and content) for empty content, a negative id or
+// invalid UTF-8.
+AddedTokenSet build_added_tokens(const std::vector<AddedToken>& tokens, const AddedTokenNormalizer& normalize);
 
 }  // namespace crossrank

@@ -1,12 +1,22 @@
 #include "tokenizer/pair_tokenizer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
 namespace crossrank {
+namespace {
+
+std::atomic<uint64_t> g_tokenized_bytes{0};
+
+}  // namespace
+
+uint64_t tokenized_bytes() { return g_tokenized_bytes.load(std::memory_order_relaxed); }
+
+void count_tokenized_bytes(size_t bytes) { g_tokenized_bytes.fetch_add(bytes, std::memory_order_relaxed); }
 
 PairTokenizer::PairTokenizer(PairTemplate pair_template) : pair_template_(std::move(pair_template)) {
   for (const std::vector<int32_t>* part : {&pair_template_.prefix, &pair_template_.middle, &pair_template_.suffix}) {

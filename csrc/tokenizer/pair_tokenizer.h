@@ -53,4 +53,11 @@ class PairTokenizer {
   PairTemplate pair_template_;
 };
 
+// Bytes of text the tokenizers have read since the process started, over all algorithms, tokenizers
+// and threads: lets tests check that encode_prefix stopped early, independent of timing.
+uint64_t tokenized_bytes();
+
+// Adds `bytes` to tokenized_bytes(): every algorithm calls it for each text it starts to read.
+void count_tokenized_bytes(size_t bytes);
+
 }  // namespace crossrank

@@ -48,6 +48,17 @@ def test_encode_prefix_is_the_start_of_encode(tmp_path, config):
         assert ids == full[:max_tokens] and cut == (len(full) > max_tokens)
 
 
+def test_tokenized_bytes_counts_what_bpe_reads(tmp_path, config):
+    """Every byte, for encode and for encode_prefix alike: BPE normalizes and splits the whole text
+    (only the merging stops early)."""
+    tok = Tokenizer.from_file(write_json(tmp_path, "mb", config))
+    text = "naïve café 東京 [MASK] x " * 40
+    for encode in (tok.encode, lambda t: _native.testing.encode_prefix(tok.native, t, 5)):
+        before = _native.testing.tokenized_bytes()
+        encode(text)
+        assert _native.testing.tokenized_bytes() - before == len(text.encode("utf-8"))
+
+
 def _edit(path_edit):
     def apply(c):
         node = c

@@ -40,27 +40,16 @@ ByteLevelBpeTokenizer::ByteLevelBpeTokenizer(ByteLevelBpeConfig config, PairTemp
       nfc_(config.nfc),
       add_prefix_space_(config.add_prefix_space),
       use_regex_(config.use_regex) {
-  std::vector<char32_t> content, normalized, scratch_buffer;
-  for (const AddedToken& token : config.added_tokens) {
-    const std::string what = "added token '" + token.content + "'";
-    if (token.content.empty()) throw std::invalid_argument("added token with empty content");
-    if (token.id < 0) throw std::invalid_argument(what + " has a negative id");
-    content.clear();
-    utf8::decode_or_throw(token.content, content, what);
-    added_id_limit_ = std::max(added_id_limit_, token.id + 1);
-    if (token.normalized && nfc_) {  // tokenizers matches these by their normalized content
-      normalized.clear();
-      bpe::nfc(content.data(), content.size(), normalized, scratch_buffer);
-      content.swap(normalized);
-    }
-    AddedTokenPatterns& patterns = token.normalized ? normalized_patterns_ : raw_patterns_;
-    patterns.add(std::u32string(content.begin(), content.end()), token.id, token.lstrip, token.rstrip,
-                 token.single_word);
-  }
+  added_ = build_added_tokens(config.added_tokens, [this](const std::u32string& content) {
+    if (!nfc_) return content;
+    std::vector<char32_t> normalized, scratch_buffer;
+    bpe::nfc(content.data(), content.size(), normalized, scratch_buffer);
+    return std::u32string(normalized.begin(), normalized.end());
+  });
 }
 
 int32_t ByteLevelBpeTokenizer::id_limit() const {
-  return std::max(PairTokenizer::id_limit(), added_id_limit_);
+  return std::max(PairTokenizer::id_limit(), added_.id_limit);
 }
 
 void ByteLevelBpeTokenizer::encode_pieces(const char32_t* text, size_t n, std::vector<int32_t>& ids, size_t limit,
@@ -90,11 +79,11 @@ void ByteLevelBpeTokenizer::encode_normalized(const char32_t* text, size_t n, st
     text = s.normalized.data();
     n = s.normalized.size();
   }
-  if (normalized_patterns_.empty()) {
+  if (added_.normalized.empty()) {
     encode_pieces(text, n, ids, limit, s);
     return;
   }
-  normalized_patterns_.find(text, n, s.normalized_segments);
+  added_.normalized.find(text, n, s.normalized_segments);
   for (const TextSegment& seg : s.normalized_segments) {
     if (ids.size() > limit) return;
     if (seg.id >= 0) {
@@ -107,16 +96,17 @@ void ByteLevelBpeTokenizer::encode_normalized(const char32_t* text, size_t n, st
 
 void ByteLevelBpeTokenizer::encode_into(std::string_view text, std::vector<int32_t>& ids, size_t limit,
                                         Scratch& s) const {
+  count_tokenized_bytes(text.size());
   s.text.clear();
   utf8::decode_or_throw(text, s.text, "text");
   const char32_t* cps = s.text.data();
   const size_t n = s.text.size();
   if (n == 0) return;
-  if (raw_patterns_.empty()) {
+  if (added_.raw.empty()) {
     encode_normalized(cps, n, ids, limit, s);
     return;
   }
-  raw_patterns_.find(cps, n, s.raw_segments);
+  added_.raw.find(cps, n, s.raw_segments);
   for (const TextSegment& seg : s.raw_segments) {
     if (ids.size() > limit) return;
     if (seg.id >= 0) {

@@ -57,9 +57,7 @@ class ByteLevelBpeTokenizer : public PairTokenizer {
   bool nfc_;
   bool add_prefix_space_;
   bool use_regex_;
-  AddedTokenPatterns raw_patterns_;         // normalized=false: matched in the raw text
-  AddedTokenPatterns normalized_patterns_;  // normalized=true: matched in each normalized piece
-  int32_t added_id_limit_ = 0;              // one past the largest added token id
+  AddedTokenSet added_;  // normalized=true tokens by their NFC (when the normalizer is NFC)
 };
 
 }  // namespace crossrank

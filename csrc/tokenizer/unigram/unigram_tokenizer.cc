@@ -8,6 +8,32 @@
 #include "tokenizer/utf8.h"
 
 namespace crossrank {
+
+struct UnigramTokenizer::Scratch {
+  std::vector<char32_t> text;  // decoded input
+  std::vector<size_t> raw_offsets;
+  std::vector<TextSegment> raw_segments;
+  std::string normalized;  // one raw piece after the normalizer
+  std::vector<char32_t> normalized_cps;
+  std::vector<size_t> normalized_offsets;
+  std::vector<TextSegment> normalized_segments;
+
+  // After a huge text, give the buffers' memory back.
+  void trim() {
+    constexpr size_t kKeep = size_t{1} << 20;
+    if (text.capacity() > kKeep) std::vector<char32_t>().swap(text);
+    if (raw_offsets.capacity() > kKeep) std::vector<size_t>().swap(raw_offsets);
+    if (normalized.capacity() > kKeep) std::string().swap(normalized);
+    if (normalized_cps.capacity() > kKeep) std::vector<char32_t>().swap(normalized_cps);
+    if (normalized_offsets.capacity() > kKeep) std::vector<size_t>().swap(normalized_offsets);
+  }
+};
+
+UnigramTokenizer::Scratch& UnigramTokenizer::scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
 namespace {
 
 // Byte offset of each code point of valid UTF-8 `text`, plus the end.
@@ -52,99 +78,83 @@ size_t part_end(std::string_view text, size_t begin, size_t want) {
 UnigramTokenizer::UnigramTokenizer(PairTemplate pair_template, UnigramPipeline pipeline,
                                    const std::vector<AddedToken>& added)
     : PairTokenizer(std::move(pair_template)), pipeline_(std::move(pipeline)) {
-  cuttable_ = pipeline_.cuttable_at_spaces();
-  std::string normalized;
-  for (size_t k = 0; k < added.size(); ++k) {
-    const AddedToken& token = added[k];
-    const std::string where = "added token " + std::to_string(k) + " ('" + token.content + "')";
-    if (token.content.empty()) throw std::invalid_argument("added token " + std::to_string(k) + " is empty");
-    if (token.id < 0) throw std::invalid_argument(where + " has a negative id");
-    utf8::decode_or_throw(token.content, where);
-    if (!cuttable_next_to(token)) cuttable_ = false;
-    added_id_limit_ = std::max(added_id_limit_, token.id + 1);
-    if (token.normalized) {
-      pipeline_.normalize(token.content, normalized);
-      if (normalized.empty()) continue;  // never matches, as in tokenizers
-      normalized_patterns_.add(utf8::decode_or_throw(normalized, where), token.id, token.lstrip, token.rstrip,
-                               token.single_word);
-    } else {
-      raw_patterns_.add(utf8::decode_or_throw(token.content, where), token.id, token.lstrip, token.rstrip,
-                        token.single_word);
-    }
-  }
+  added_ = build_added_tokens(added, [this](const std::u32string& content) {
+    std::string text, normalized;
+    for (const char32_t c : content) utf8::append(text, c);
+    pipeline_.normalize(text, normalized);
+    return utf8::decode_or_throw(normalized, "normalized added token '" + text + "'");
+  });
+  cuttable_ = pipeline_.cuttable_at_spaces() && std::all_of(added.begin(), added.end(), cuttable_next_to);
 }
 
 std::vector<int32_t> UnigramTokenizer::encode(std::string_view text) const {
   std::vector<int32_t> ids;
-  encode_into(text, true, ids);
+  Scratch& s = scratch();
+  encode_into(text, true, ids, s);
+  s.trim();
   return ids;
 }
 
 std::vector<int32_t> UnigramTokenizer::encode_prefix(std::string_view text, size_t max_tokens, bool* cut) const {
   std::vector<int32_t> ids;
+  Scratch& s = scratch();
   if (!cuttable_) {
-    encode_into(text, true, ids);
+    encode_into(text, true, ids, s);
   } else {
     for (size_t begin = 0; begin < text.size() && ids.size() <= max_tokens;) {
       const size_t want = std::max(kPrefixMinPartBytes, (max_tokens + 1 - ids.size()) * kPrefixBytesPerToken);
       const size_t end = part_end(text, begin, want);
-      encode_into(text.substr(begin, end - begin), begin == 0, ids);
+      encode_into(text.substr(begin, end - begin), begin == 0, ids, s);
       begin = end;
     }
   }
+  s.trim();
   if (cut != nullptr) *cut = ids.size() > max_tokens;
   if (ids.size() > max_tokens) ids.resize(max_tokens);
   return ids;
 }
 
-int32_t UnigramTokenizer::id_limit() const { return std::max(PairTokenizer::id_limit(), added_id_limit_); }
+int32_t UnigramTokenizer::id_limit() const { return std::max(PairTokenizer::id_limit(), added_.id_limit); }
 
-void UnigramTokenizer::encode_into(std::string_view text, bool at_start, std::vector<int32_t>& ids) const {
-  if (raw_patterns_.empty()) {
-    thread_local std::vector<char32_t> unused;
-    unused.clear();
-    size_t bad = 0;
-    if (!utf8::decode(text, unused, &bad)) {
-      throw std::invalid_argument("text is not valid UTF-8 (byte " + std::to_string(bad) + ")");
-    }
-    encode_piece(text, at_start, ids);
+void UnigramTokenizer::encode_into(std::string_view text, bool at_start, std::vector<int32_t>& ids,
+                                   Scratch& s) const {
+  count_tokenized_bytes(text.size());
+  s.text.clear();
+  utf8::decode_or_throw(text, s.text, "text");
+  if (added_.raw.empty()) {
+    encode_piece(text, at_start, ids, s);
     return;
   }
-  const std::u32string cps = utf8::decode_or_throw(text, "text");
-  thread_local std::vector<size_t> offsets;
-  thread_local std::vector<TextSegment> segments;
-  code_point_offsets(text, offsets);
-  segments.clear();
-  raw_patterns_.find(cps.data(), cps.size(), segments);
-  for (const TextSegment& seg : segments) {
+  code_point_offsets(text, s.raw_offsets);
+  added_.raw.find(s.text.data(), s.text.size(), s.raw_segments);
+  for (const TextSegment& seg : s.raw_segments) {
     if (seg.id >= 0) {
       ids.push_back(seg.id);
     } else {
-      encode_piece(text.substr(offsets[seg.begin], offsets[seg.end] - offsets[seg.begin]),
-                   at_start && seg.begin == 0, ids);
+      const size_t begin = s.raw_offsets[seg.begin];
+      encode_piece(text.substr(begin, s.raw_offsets[seg.end] - begin), at_start && seg.begin == 0, ids, s);
     }
   }
 }
 
-void UnigramTokenizer::encode_piece(std::string_view piece, bool starts_text, std::vector<int32_t>& ids) const {
-  thread_local std::string normalized;
-  pipeline_.normalize(piece, normalized);
-  if (normalized_patterns_.empty()) {
-    pipeline_.tokenize_normalized(normalized, starts_text, ids);
+void UnigramTokenizer::encode_piece(std::string_view piece, bool starts_text, std::vector<int32_t>& ids,
+                                    Scratch& s) const {
+  pipeline_.normalize(piece, s.normalized);
+  if (added_.normalized.empty()) {
+    pipeline_.tokenize_normalized(s.normalized, starts_text, ids);
     return;
   }
-  thread_local std::vector<size_t> offsets;
-  thread_local std::vector<TextSegment> segments;
-  const std::u32string cps = utf8::decode_or_throw(normalized, "normalized text");
-  code_point_offsets(normalized, offsets);
-  segments.clear();
-  normalized_patterns_.find(cps.data(), cps.size(), segments);
-  const std::string_view view = normalized;
-  for (const TextSegment& seg : segments) {
+  s.normalized_cps.clear();
+  utf8::decode_or_throw(s.normalized, s.normalized_cps, "normalized text");
+  code_point_offsets(s.normalized, s.normalized_offsets);
+  added_.normalized.find(s.normalized_cps.data(), s.normalized_cps.size(), s.normalized_segments);
+  const std::string_view view = s.normalized;
+  for (const TextSegment& seg : s.normalized_segments) {
     if (seg.id >= 0) {
       ids.push_back(seg.id);
     } else {
-      pipeline_.tokenize_normalized(view.substr(offsets[seg.begin], offsets[seg.end] - offsets[seg.begin]),
+      const size_t begin = s.normalized_offsets[seg.begin];
+      pipeline_.tokenize_normalized(view.substr(begin, s.normalized_offsets[seg.end] - begin),
                                     starts_text && seg.begin == 0, ids);
     }
   }

@@ -35,17 +35,19 @@ class UnigramTokenizer : public PairTokenizer {
   int32_t id_limit() const override;
 
  private:
-  // Appends the ids of valid UTF-8 text (added tokens, then the pipeline); `at_start`: the text
-  // begins the original text.
-  void encode_into(std::string_view text, bool at_start, std::vector<int32_t>& ids) const;
+  struct Scratch;  // per-thread reusable buffers (unigram_tokenizer.cc): encoding allocates no text copies
+
+  static Scratch& scratch();
+
+  // Appends the ids of text (added tokens, then the pipeline); `at_start`: the text begins the
+  // original text. std::invalid_argument on invalid UTF-8.
+  void encode_into(std::string_view text, bool at_start, std::vector<int32_t>& ids, Scratch& s) const;
   // Normalizes one piece of raw text (between normalized=false added tokens) and appends its ids.
-  void encode_piece(std::string_view piece, bool starts_text, std::vector<int32_t>& ids) const;
+  void encode_piece(std::string_view piece, bool starts_text, std::vector<int32_t>& ids, Scratch& s) const;
 
   UnigramPipeline pipeline_;
-  AddedTokenPatterns raw_patterns_;         // normalized=false: matched in the raw text
-  AddedTokenPatterns normalized_patterns_;  // normalized=true: their normalized content, per piece
-  bool cuttable_ = false;                   // encode_prefix may cut the text at spaces
-  int32_t added_id_limit_ = 0;              // one past the largest added token id
+  AddedTokenSet added_;   // normalized=true tokens by their content after the pipeline's normalizer
+  bool cuttable_ = false;  // encode_prefix may cut the text at spaces
 };
 
 }  // namespace crossrank

@@ -1,7 +1,6 @@
 #include "tokenizer/wordpiece/wordpiece_tokenizer.h"
 
 #include <algorithm>
-#include <atomic>
 #include <stdexcept>
 
 #include "tokenizer/unicode_tables.h"
@@ -30,8 +29,6 @@ WordPieceTokenizer::Scratch& WordPieceTokenizer::scratch() {
 
 namespace {
 
-std::atomic<uint64_t> g_tokenized_bytes{0};
-
 // Bytes per token encode_prefix reads ahead: English WordPiece averages ~4-5 bytes per token, so
 // one piece usually suffices and rarely overshoots by more than a few hundred tokens.
 constexpr size_t kPrefixBytesPerToken = 6;
@@ -56,6 +53,17 @@ template <typename T>
 void release_if_huge(std::vector<T>& v) {
   constexpr size_t kKeep = size_t{1} << 20;
   if (v.capacity() > kKeep) std::vector<T>().swap(v);
+}
+
+// Whether some added token's content contains a whitespace code point (valid UTF-8 content).
+bool any_whitespace(const std::vector<AddedToken>& tokens) {
+  std::vector<char32_t> cps;
+  for (const AddedToken& token : tokens) {
+    cps.clear();
+    utf8::decode_or_throw(token.content, cps, "added token");
+    if (std::any_of(cps.begin(), cps.end(), unicode::is_whitespace)) return true;
+  }
+  return false;
 }
 
 BertNormalizerOptions normalizer_options(const WordPieceConfig& c) {
@@ -91,36 +99,21 @@ WordPieceTokenizer::WordPieceTokenizer(WordPieceConfig config)
   unk_id_ = token_to_id_.find(config_.unk_token);
   if (unk_id_ < 0) throw std::invalid_argument("unk token '" + config_.unk_token + "' is not in the vocab");
 
-  Scratch& s = scratch();
-  bool raw_whitespace = false;
-  for (const AddedToken& token : config_.added_tokens) {
-    if (token.content.empty()) throw std::invalid_argument("added token with empty content");
-    if (token.id < 0) throw std::invalid_argument("added token '" + token.content + "' has a negative id");
-    std::u32string content = utf8::decode_or_throw(token.content, "added token");
-    if (token.normalized) {
-      // tokenizers matches normalized=true tokens by their normalized content in
-      // the normalized text.
-      s.normalized.clear();
-      normalizer_.normalize(content.data(), content.size(), s.normalized, s.nfd);
-      if (s.normalized.empty()) {
-        throw std::invalid_argument("added token '" + token.content + "' normalizes to an empty string");
-      }
-      // The raw content too: whitespace that normalizes away still joins words in encode_prefix's pieces.
-      raw_whitespace = raw_whitespace || std::any_of(content.begin(), content.end(), unicode::is_whitespace);
-      normalized_patterns_.add(std::u32string(s.normalized.begin(), s.normalized.end()), token.id, token.lstrip,
-                               token.rstrip, token.single_word);
-    } else {
-      raw_patterns_.add(std::move(content), token.id, token.lstrip, token.rstrip, token.single_word);
+  added_ = build_added_tokens(config_.added_tokens, [this](const std::u32string& content) {
+    std::vector<char32_t> normalized, scratch_buffer;
+    normalizer_.normalize(content.data(), content.size(), normalized, scratch_buffer);
+    if (normalized.empty()) {
+      std::string text;
+      for (const char32_t c : content) utf8::append(text, c);
+      throw std::invalid_argument("added token '" + text + "' normalizes to an empty string");
     }
-  }
-  splits_at_whitespace_ = !raw_whitespace && !raw_patterns_.any_whitespace() && !normalized_patterns_.any_whitespace();
+    return std::u32string(normalized.begin(), normalized.end());
+  });
+  // Raw contents too: whitespace that normalizes away still joins words in encode_prefix's pieces.
+  splits_at_whitespace_ = !added_.normalized.any_whitespace() && !any_whitespace(config_.added_tokens);
 }
 
-int32_t WordPieceTokenizer::id_limit() const {
-  int32_t limit = PairTokenizer::id_limit();
-  for (const AddedToken& token : config_.added_tokens) limit = std::max(limit, token.id + 1);
-  return limit;
-}
+int32_t WordPieceTokenizer::id_limit() const { return std::max(PairTokenizer::id_limit(), added_.id_limit); }
 
 void WordPieceTokenizer::wordpiece(const char32_t* word, size_t n, std::vector<int32_t>& ids,
                                    Scratch& s) const {
@@ -187,11 +180,11 @@ void WordPieceTokenizer::encode_normalized(const char32_t* text, size_t n, std::
   normalizer_.normalize(text, n, s.normalized, s.nfd);
   const char32_t* norm = s.normalized.data();
   const size_t len = s.normalized.size();
-  if (normalized_patterns_.empty()) {
+  if (added_.normalized.empty()) {
     encode_words(norm, len, ids, s);
     return;
   }
-  normalized_patterns_.find(norm, len, s.normalized_segments);
+  added_.normalized.find(norm, len, s.normalized_segments);
   for (const TextSegment& seg : s.normalized_segments) {
     if (seg.id >= 0) {
       ids.push_back(seg.id);
@@ -202,7 +195,7 @@ void WordPieceTokenizer::encode_normalized(const char32_t* text, size_t n, std::
 }
 
 void WordPieceTokenizer::encode_into(std::string_view text, std::vector<int32_t>& ids, Scratch& s) const {
-  g_tokenized_bytes.fetch_add(text.size(), std::memory_order_relaxed);
+  count_tokenized_bytes(text.size());
   s.text.clear();
   size_t bad = 0;
   if (!utf8::decode(text, s.text, &bad)) {
@@ -210,11 +203,11 @@ void WordPieceTokenizer::encode_into(std::string_view text, std::vector<int32_t>
   }
   const char32_t* cps = s.text.data();
   const size_t n = s.text.size();
-  if (raw_patterns_.empty()) {
+  if (added_.raw.empty()) {
     encode_normalized(cps, n, ids, s);
     return;
   }
-  raw_patterns_.find(cps, n, s.raw_segments);
+  added_.raw.find(cps, n, s.raw_segments);
   for (const TextSegment& seg : s.raw_segments) {
     if (seg.id >= 0) {
       ids.push_back(seg.id);
@@ -257,8 +250,6 @@ std::vector<int32_t> WordPieceTokenizer::encode_prefix(std::string_view text, si
   if (ids.size() > max_tokens) ids.resize(max_tokens);
   return ids;
 }
-
-uint64_t tokenized_bytes() { return g_tokenized_bytes.load(std::memory_order_relaxed); }
 
 PairEncoding WordPieceTokenizer::encode_pair(std::string_view query, std::string_view doc, size_t max_length,
                                              Truncation truncation) const {

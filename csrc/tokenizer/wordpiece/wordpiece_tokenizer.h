@@ -75,13 +75,8 @@ class WordPieceTokenizer final : public PairTokenizer {
   VocabMap token_to_id_;    // every vocab token
   VocabMap continuation_;   // tokens starting with the continuing-subword prefix, prefix removed
   int32_t unk_id_ = 0;
-  AddedTokenPatterns raw_patterns_;         // normalized=false: matched in the raw text
-  AddedTokenPatterns normalized_patterns_;  // normalized=true: matched in normalized pieces
+  AddedTokenSet added_;  // normalized=true tokens by their content after the BertNormalizer
   bool splits_at_whitespace_ = true;  // no added token contains whitespace: encode_prefix may cut
 };
-
-// Bytes of text handed to encode_into since the process started, over all tokenizers and threads:
-// lets tests check that encode_prefix stopped early, independent of timing.
-uint64_t tokenized_bytes();
 
 }  // namespace crossrank

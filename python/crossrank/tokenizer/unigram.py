@@ -17,6 +17,7 @@ from typing import Any
 from crossrank import _native
 from crossrank._validation import check_int
 from crossrank.tokenizer._json import NativeSpec, added_tokens, max_token_id, pad_id, unsupported
+from crossrank.tokenizer._serde_float import serde_json_f64
 from crossrank.tokenizer.post_processor import pair_template
 
 SUPPORTED = ("a Unigram tokenizer.json needs normalizer steps among Precompiled, Strip, Replace (a string, or "
@@ -100,7 +101,8 @@ def _metaspace(pre_tokenizer: Any) -> dict[str, Any]:
 
 
 def _vocab(model: dict[str, Any]) -> tuple[list[str], list[float]]:
-    """model.vocab ([[piece, score], ...]) as pieces and scores."""
+    """model.vocab ([[piece, score], ...]) as pieces and scores, the scores to the bit as tokenizers
+    reads them (serde_json_f64: its segmentation where two tie)."""
     vocab = model.get("vocab")
     if not isinstance(vocab, list) or not vocab:
         raise ValueError("model.vocab must be a non-empty list of [piece, score]")
@@ -111,7 +113,7 @@ def _vocab(model: dict[str, Any]) -> tuple[list[str], list[float]]:
         if not ok:
             raise ValueError(f"model.vocab[{index}] must be [piece, score], got {str(entry)[:80]}")
         pieces.append(entry[0])
-        scores.append(float(entry[1]))
+        scores.append(serde_json_f64(float(entry[1])))
     return pieces, scores
 
 

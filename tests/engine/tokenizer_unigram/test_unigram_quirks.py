@@ -4,11 +4,15 @@ empty texts, <mask>'s lstrip, fused unknowns, byte fallback, encode_prefix."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
-from unigram_cases import hf_from_file, multilingual_pairs
+from unigram_cases import hf_from_file, multilingual_pairs, tokenizers
 
 from crossrank import _native
 from crossrank.tokenizer import Tokenizer
+from crossrank.tokenizer._serde_float import serde_json_f64
 
 # Short clusters (< 6 bytes) whose first code point is in the charsmap: tokenizers replaces the whole
 # cluster by that code point's replacement; longer clusters go code point by code point.
@@ -96,6 +100,37 @@ def test_encode_prefix_equals_encode_cut(request, fixture):
             if limit >= 0:
                 ids, cut = _native.testing.encode_prefix(ours.native, text, limit)
                 assert ids == full[:limit] and cut == (len(full) > limit), (text[:40], limit)
+
+
+def test_scores_are_read_to_the_bit_as_tokenizers_reads_them(xlmr_path):
+    """serde_json's parse (tokenizers') leaves the last bit of about a quarter of the scores off Python's;
+    serde_json_f64 gives tokenizers' value for every score (its round trip writes what it holds)."""
+    vocab = json.loads(Path(xlmr_path).read_text(encoding="utf-8"))["model"]["vocab"]
+    held = json.loads(tokenizers.Tokenizer.from_file(xlmr_path).to_str())["model"]["vocab"]
+    assert sum(ours[1] != theirs[1] for ours, theirs in zip(vocab, held)) > len(vocab) // 10  # the check can fail
+    assert [serde_json_f64(score) for _, score in vocab] == [score for _, score in held]
+
+
+def test_a_tie_between_segmentations_goes_as_in_tokenizers(xlmr_json):
+    """"b" + "bb" and "bb" + "b" tie under Python's parse of the scores after "中", not under tokenizers'."""
+    ours, hf = Tokenizer.from_file(xlmr_json), hf_from_file(xlmr_json)
+    for text in ("中bbb", "x 中bbb y", "bbb"):
+        assert ours.encode(text) == hf.encode(text, add_special_tokens=False).ids, text
+
+
+def test_tokenized_bytes_counts_what_unigram_reads(xlmr_json):
+    """encode reads every byte; encode_prefix of a 10 MB text only about what its 4,096 tokens take."""
+    ours = Tokenizer.from_file(xlmr_json)
+    text = "naïve café 東京 <mask>  x " * 40
+    before = _native.testing.tokenized_bytes()
+    ours.encode(text)
+    assert _native.testing.tokenized_bytes() - before == len(text.encode("utf-8"))
+    huge = ("lorem ipsum dolor sit amet consectetur " * 270_000)[:10_000_000]
+    before = _native.testing.tokenized_bytes()
+    ids, cut = _native.testing.encode_prefix(ours.native, huge, 4096)
+    read = _native.testing.tokenized_bytes() - before
+    assert cut and len(ids) == 4096
+    assert 4096 * 4 < read < 4096 * 6 * 2
 
 
 def test_models_in_one_thread_keep_their_own_cache(xlmr_json, xlmr_bf_json):
