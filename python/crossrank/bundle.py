@@ -132,10 +132,10 @@ class Bundle:
         chosen = self.default_precision
         if chosen not in CPU_BOUND_PRECISIONS or runs_here(chosen):
             return chosen
-        rungs = self.manifest.get("precision_rungs") or {}
-        passing = [p for p in self.available_precisions() if p not in CPU_BOUND_PRECISIONS and p != "fp32"
-                   and isinstance(rungs.get(p), dict) and rungs[p].get("passed")]
-        fallback = max(passing, key=lambda p: rungs[p].get("speedup_vs_fp32") or 0.0, default="fp32")
+        rungs = {p: r for p, r in (self.manifest.get("precision_rungs") or {}).items() if isinstance(r, dict)}
+        speedups = {p: rungs[p].get("speedup_vs_fp32") or 0.0 for p in self.available_precisions()
+                    if p not in CPU_BOUND_PRECISIONS and p in rungs and rungs[p].get("passed")}
+        fallback = max(speedups, key=speedups.get) if max(speedups.values(), default=0.0) > 1.0 else "fp32"
         warnings.warn(f"bundle {self.path}: its default precision {chosen!r} needs {CPU_BOUND_PRECISIONS[chosen]}, "
                       f"which this CPU lacks; using {fallback!r} (pass precision= to choose)", RuntimeWarning,
                       stacklevel=3)
