@@ -39,8 +39,8 @@ struct MatMulBf16Kernel {
       const Ort::ConstValue a = context.GetInput(0);
       std::vector<int64_t> dims = a.GetTensorTypeAndShapeInfo().GetShape();
       const MatMulShape& shape = weights->shape();
-      if (dims.size() < 2 || dims.size() > 3 || dims.back() != shape.depth) {
-        return error("input a must have rank 2 or 3 and " + std::to_string(shape.depth) +
+      if (dims.size() < 2 || dims.back() != shape.depth) {
+        return error("input a must have rank 2 or more and " + std::to_string(shape.depth) +
                      " columns (B's rows), got rank " + std::to_string(dims.size()) +
                      (dims.empty() ? std::string() : " with " + std::to_string(dims.back()) + " columns"));
       }

@@ -56,9 +56,15 @@ def bf16_step(folder: Path, manifest: dict[str, Any], report: dict[str, Any], se
     if not counts[OP]:
         report["bf16"] = {"skipped": f"no bf16 rung: {source} has no MatMul on a constant weight"}
         return report["bf16"]
-    scorer = make_scorer(folder, folder / BF16_FILE, precision="bf16")
-    metrics = {ps.name: compare(ps.reference, score_pools(scorer, ps.pools), ps.pools, qrels=ps.qrels)
-               for ps in sets}
+    try:
+        scorer = make_scorer(folder, folder / BF16_FILE, precision="bf16")
+        metrics = {ps.name: compare(ps.reference, score_pools(scorer, ps.pools), ps.pools, qrels=ps.qrels)
+                   for ps in sets}
+    except (RuntimeError, ValueError) as error:  # a graph the kernel cannot take costs the rung, not the export
+        (folder / BF16_FILE).unlink()
+        report["bf16"] = {"skipped": f"no bf16 rung: the engine failed on the bf16 graph of {source}: {error}"}
+        say(f"  {report['bf16']['skipped']}")
+        return report["bf16"]
     gate_sets = report["gated_on"]
     passed, reasons = (thresholds or GateThresholds()).check({k: v for k, v in metrics.items() if k in gate_sets})
     manifest["files"]["bf16"] = BF16_FILE
