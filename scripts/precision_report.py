@@ -27,7 +27,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from crossrank.bundle import FP32_FILE, TOKENIZER_FILE, Bundle
+from crossrank.bundle import FP32_FILE, TOKENIZER_FILE, Bundle, runs_here
 from crossrank.export.fidelity import compare, eval_pools, make_scorer, score_pools
 from crossrank.export.pipeline import export_bundle
 from crossrank.export.report import pool_sets
@@ -59,7 +59,7 @@ def _measure(bundle: Path, graphs: dict[str, Path], data: list[Path], queries: i
         ref = score_pools(make_scorer(bundle, bundle / FP32_FILE, precision="fp32"), pools)
         out[folder.name] = {}
         for name, path in graphs.items():
-            precision = "int8_static" if "static" in name else "int8"
+            precision = name.split()[0]  # "int8 (...)", "int8_static ...", "bf16"
             scores = score_pools(make_scorer(bundle, path, precision=precision), pools)
             m = compare(ref, scores, pools, qrels=qrels)
             out[folder.name][name] = m
@@ -104,6 +104,8 @@ def main() -> int:
     b = Bundle.load(args.bundle)
     graphs = {f"int8 ({report['gate']['chosen']})": b.model_file("int8"),
               f"int8_static ({report['int8_static']['chosen']})": b.model_file("int8_static")}
+    if "bf16" in b.available_precisions() and runs_here("bf16"):
+        graphs["bf16"] = b.model_file("bf16")
     methods = [m for m in args.methods.split(",") if m]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

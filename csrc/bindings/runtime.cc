@@ -13,6 +13,8 @@ void register_runtime(py::module_& m) {
   m.def("onnxruntime_version", &onnxruntime_version);
   m.attr("ORT_API_VERSION") = ORT_API_VERSION;
   m.attr("KERNELS") = kernel_set();  // the kernel set this CPU runs: "avx512" or "portable"
+  // Whether this build and CPU run the bf16 GEMM (AVX512-BF16): the bf16 rung runs only where true.
+  m.attr("BF16_KERNELS") = avx512_bf16_available();
 }
 
 }  // namespace crossrank::bindings

@@ -3,8 +3,12 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -13,6 +17,7 @@
 #include "bindings/register.h"
 #include "kernels/gelu.h"
 #include "kernels/layer_norm.h"
+#include "kernels/matmul_bf16.h"
 #include "kernels/self_attention.h"
 #include "runtime/batcher.h"
 #include "runtime/engine.h"
@@ -147,6 +152,67 @@ void register_kernels(py::module_& testing) {
       },
       py::arg("x"), py::arg("residual"), py::arg("gamma"), py::arg("beta"), py::arg("epsilon"),
       py::arg("portable") = false, "LayerNormalization(x + residual) over rows; portable=True: the fallback.");
+  testing.def(
+      "matmul_bf16",
+      [](py::array_t<float, py::array::c_style | py::array::forcecast> a,
+         py::array_t<float, py::array::c_style | py::array::forcecast> b, std::optional<py::array_t<float,
+         py::array::c_style | py::array::forcecast>> bias, bool portable) {
+        if (a.ndim() != 2 || b.ndim() != 2 || a.shape(1) != b.shape(0) || b.shape(0) == 0 || b.shape(1) == 0) {
+          throw std::invalid_argument("a must be [rows, depth] and b [depth, columns], depth and columns positive");
+        }
+        if (bias && (bias->ndim() != 1 || bias->shape(0) != b.shape(1))) {
+          throw std::invalid_argument("bias must be [columns]");
+        }
+        const PackedBf16Weights weights(b.data(), b.shape(0), b.shape(1), bias ? bias->data() : nullptr);
+        py::array_t<float> out({a.shape(0), b.shape(1)});
+        const float* x = a.data();
+        float* result = out.mutable_data();
+        const int64_t rows = a.shape(0);
+        without_gil([&] {
+          std::vector<uint32_t> scratch(matmul_bf16_scratch_words(weights.shape()));
+          (portable ? matmul_bf16_rows_portable : matmul_bf16_rows)(weights, x, 0, rows, result, scratch.data());
+        });
+        return out;
+      },
+      py::arg("a"), py::arg("b"), py::arg("bias") = py::none(), py::arg("portable") = false,
+      "a · b + bias with a and b rounded to bf16 (to nearest even) and fp32 sums; portable=True runs the\n"
+      "plain-loop fallback instead of AVX512-BF16 (which runs only where the CPU has it).");
+  testing.def(
+      "matmul_bf16_seconds",
+      [](py::array_t<float, py::array::c_style | py::array::forcecast> a,
+         py::array_t<float, py::array::c_style | py::array::forcecast> b, int64_t repeats, int64_t threads) {
+        if (a.ndim() != 2 || b.ndim() != 2 || a.shape(1) != b.shape(0) || repeats < 1 || threads < 1) {
+          throw std::invalid_argument("a [rows, depth], b [depth, columns], repeats and threads positive");
+        }
+        const PackedBf16Weights weights(b.data(), b.shape(0), b.shape(1), nullptr);
+        const int64_t rows = a.shape(0);
+        std::vector<float> out(static_cast<size_t>(rows * b.shape(1)));
+        const float* x = a.data();
+        double seconds = 0.0;
+        without_gil([&] {
+          const auto start = std::chrono::steady_clock::now();
+          std::vector<std::thread> workers;
+          for (int64_t t = 0; t < threads; ++t) {
+            // Thread t takes whole row chunks t, t + threads, ... as ParallelFor would hand them out.
+            workers.emplace_back([&, t] {
+              std::vector<uint32_t> scratch(matmul_bf16_scratch_words(weights.shape()));
+              for (int64_t r = 0; r < repeats; ++r) {
+                for (int64_t first = t * kBf16RowChunk; first < rows; first += threads * kBf16RowChunk) {
+                  matmul_bf16_rows(weights, x, first, std::min(rows, first + kBf16RowChunk), out.data(), scratch.data());
+                }
+              }
+            });
+          }
+          for (std::thread& w : workers) w.join();
+          seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeats;
+        });
+        return seconds;
+      },
+      py::arg("a"), py::arg("b"), py::arg("repeats"), py::arg("threads") = 1,
+      "Seconds per a · b on the packed bf16 kernel (B packed once, not timed), THREADS threads taking\n"
+      "row chunks, REPEATS calls without a barrier between them: the kernel's rate alone.");
+  testing.def("round_to_bf16", [](float value) { return round_to_bf16(value); }, py::arg("value"),
+              "The bf16 bits of value, rounded as vcvtne2ps2bf16 does.");
 }
 
 }  // namespace

@@ -11,6 +11,15 @@ bool avx512_available() {
 #endif
 }
 
+bool avx512_bf16_available() {
+#if defined(CROSSRANK_AVX512_BF16)
+  static const bool available = avx512_available() && __builtin_cpu_supports("avx512bf16");
+  return available;
+#else
+  return false;
+#endif
+}
+
 const char* kernel_set() { return avx512_available() ? "avx512" : "portable"; }
 
 }  // namespace crossrank

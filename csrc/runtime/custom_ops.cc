@@ -6,6 +6,7 @@
 #include "kernels/gelu.h"
 #include "kernels/layer_norm.h"
 #include "kernels/self_attention.h"
+#include "runtime/matmul_bf16_op.h"
 
 namespace crossrank {
 namespace {
@@ -194,6 +195,7 @@ void add_crossrank_ops(Ort::SessionOptions& options) {
     d->Add(new SelfAttentionOp());
     d->Add(new GeluOp());
     d->Add(new AddLayerNormOp());
+    d->Add(make_matmul_bf16_op());
     return d;
   }();
   options.Add(*domain);

@@ -8,6 +8,8 @@ A bundle folder holds::
     model.onnx               fp32 graph (FP32_FILE)
     model.int8.onnx          int8 graph, dynamic activation scales (INT8_FILE)
     model.int8_static.onnx   int8 graph, static activation scales (INT8_STATIC_FILE; optional)
+    model.bf16.engine.onnx   bf16 graph (BF16_FILE; optional): MatMuls on crossrank's bf16 GEMM, so
+                             only crossrank's engine runs it, on CPUs with AVX512-BF16
     model*.engine.onnx       the same graphs on crossrank's kernels (ENGINE_FILES)
     tokenizer.json           the tokenizer (TOKENIZER_FILE)
     report.json              the export's fidelity report (REPORT_FILE)
@@ -23,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -37,9 +40,12 @@ MANIFEST_FILE = "crossrank.json"
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 INT8_STATIC_FILE = "model.int8_static.onnx"
+BF16_FILE = "model.bf16.engine.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 REPORT_FILE = "report.json"
-MODEL_FILES = {"fp32": FP32_FILE, "int8": INT8_FILE, "int8_static": INT8_STATIC_FILE}
+MODEL_FILES = {"fp32": FP32_FILE, "int8": INT8_FILE, "int8_static": INT8_STATIC_FILE, "bf16": BF16_FILE}
+# Rungs only some CPUs run: {precision: what the CPU needs}; _native.BF16_KERNELS says whether this one does.
+CPU_BOUND_PRECISIONS = {"bf16": "AVX512-BF16 (AMD Zen 4 and later, Intel Cooper Lake, Sapphire Rapids and later)"}
 # Graphs with attention, GELU and LayerNorm on crossrank's kernels (crossrank.export.engine_graph).
 ENGINE_FILES = {"fp32": "model.engine.onnx", "int8": "model.int8.engine.onnx",
                 "int8_static": "model.int8_static.engine.onnx"}
@@ -91,7 +97,7 @@ class Bundle:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         path = self.model_files.get(precision)
         if path is None or not path.is_file():
-            available = [p for p in PRECISIONS if p in self.model_files and self.model_files[p].is_file()]
+            available = self.available_precisions()
             expected = f"expected {path}" if path is not None else f"its {MANIFEST_FILE} lists no files.{precision}"
             raise FileNotFoundError(
                 f"bundle {self.path} has no {precision} model ({expected}); it has {', '.join(available) or 'none'}: "
@@ -101,11 +107,39 @@ class Bundle:
     def runtime_model_file(self, precision: str) -> Path:
         """The graph the engine runs for PRECISION: its engine graph where the bundle has one
         (crossrank.export.engine_graph) and this CPU runs crossrank's AVX-512 kernels, else the standard
-        graph (the kernels' portable fallbacks are slower than ONNX Runtime's own)."""
+        graph (the kernels' portable fallbacks are slower than ONNX Runtime's own).
+
+        Raises:
+            ValueError: PRECISION is "bf16" and this CPU has no AVX512-BF16 (naming the bundle's other rungs).
+        """
+        if precision in CPU_BOUND_PRECISIONS and not runs_here(precision):
+            others = [p for p in self.available_precisions() if p not in CPU_BOUND_PRECISIONS]
+            raise ValueError(
+                f"precision={precision!r} needs a CPU with {CPU_BOUND_PRECISIONS[precision]}, and this one has none; "
+                f"use one of {', '.join(map(repr, others)) or 'none'} (what bundle {self.path} also has)")
         path = self.engine_files.get(precision)
         if path is None or not path.is_file() or _native.KERNELS != "avx512":
             return self.model_file(precision)
         return path
+
+    def available_precisions(self) -> list[str]:
+        """The rungs whose graph file the bundle holds, fastest first (whether this CPU runs them or not)."""
+        return [p for p in PRECISIONS if p in self.model_files and self.model_files[p].is_file()]
+
+    def precision_here(self) -> str:
+        """default_precision, unless this CPU cannot run it (bf16 without AVX512-BF16): then the
+        fastest other rung the export's gate passed (precision_rungs), else fp32, with a RuntimeWarning."""
+        chosen = self.default_precision
+        if chosen not in CPU_BOUND_PRECISIONS or runs_here(chosen):
+            return chosen
+        rungs = {p: r for p, r in (self.manifest.get("precision_rungs") or {}).items() if isinstance(r, dict)}
+        speedups = {p: rungs[p].get("speedup_vs_fp32") or 0.0 for p in self.available_precisions()
+                    if p not in CPU_BOUND_PRECISIONS and p in rungs and rungs[p].get("passed")}
+        fallback = max(speedups, key=speedups.get) if max(speedups.values(), default=0.0) > 1.0 else "fp32"
+        warnings.warn(f"bundle {self.path}: its default precision {chosen!r} needs {CPU_BOUND_PRECISIONS[chosen]}, "
+                      f"which this CPU lacks; using {fallback!r} (pass precision= to choose)", RuntimeWarning,
+                      stacklevel=3)
+        return fallback
 
     def verify_checksums(self, paths: Iterable[Path]) -> None:
         """Check each file of PATHS against ``checksums_sha256``.
@@ -274,6 +308,11 @@ def checksums_wanted(verify: bool | None) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{VERIFY_ENV} must be 0 or 1 (or true/false), got {value!r}")
+
+
+def runs_here(precision: str) -> bool:
+    """Whether this CPU runs PRECISION (False only for a CPU_BOUND_PRECISIONS rung it lacks the instructions of)."""
+    return precision not in CPU_BOUND_PRECISIONS or bool(_native.BF16_KERNELS)
 
 
 def is_bundle(path: str | os.PathLike[str]) -> bool:

@@ -83,8 +83,8 @@ class Reranker:
 
     Args:
         bundle: folder written by ``crossrank export`` (or ``crossrank.default_model()``).
-        precision: ``"int8_static"``, ``"int8"`` or ``"fp32"`` (crossrank._validation.PRECISIONS);
-            default: the rung the bundle's quality gate chose (its default_precision).
+        precision: ``"int8_static"``, ``"int8"``, ``"bf16"`` (CPUs with AVX512-BF16) or ``"fp32"``
+            (crossrank._validation.PRECISIONS); default: the rung the bundle's gate chose (its default_precision).
         max_length: tokens per pair including special tokens; default and upper bound: the bundle's.
         truncation: ``"only_second"`` keeps the query whole and cuts the document;
             ``"longest_first"`` matches sentence-transformers.
@@ -153,7 +153,7 @@ class Reranker:
                        threads: object, concurrent_batches: object) -> None:
         """Check the options that have a default (None) and set them; ValueError names the argument."""
         bundle = self.bundle
-        self.precision = check_choice(bundle.default_precision if precision is None else precision,
+        self.precision = check_choice(bundle.precision_here() if precision is None else precision,
                                       PRECISIONS, "precision")
         self.max_length = check_int(max_length, "max_length", minimum=4, maximum=bundle.max_length,
                                     allow_none=True, maximum_name=f"the bundle's max_length={bundle.max_length}")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from crossrank import _native
 from export_cases import PAIRS, read_manifest
 from test_fidelity import _write_beir
 
@@ -32,7 +33,7 @@ def test_tiny_bundle_has_every_rung_and_the_report_says_why(tiny_bundle):
     assert "model.int8_static.onnx" in m["checksums_sha256"]
     assert r["gated_on"] == ["builtin", "web"] and set(r["pool_sets"]) == {"builtin", "web"}
     rungs = r["rungs"]
-    assert rungs["order"] == ["int8_static", "int8", "fp32"]
+    assert rungs["order"] == ["int8_static", "int8", *(["bf16"] if _native.BF16_KERNELS else []), "fp32"]
     for name, rung in rungs["rungs"].items():
         assert rung["seconds"] > 0 and isinstance(rung["passed"], bool), name
     assert rungs["chosen"] == m["default_precision"] == m["precision_rungs_chosen"]
@@ -101,12 +102,13 @@ def test_a_bundle_without_the_static_rung(tiny_bundle, tmp_path):
     from crossrank.reranker import Reranker
 
     old = _without_static(tiny_bundle, tmp_path / "old")
-    with pytest.raises(FileNotFoundError, match=r"has no int8_static model .*lists no files.int8_static.*it has int8, fp32"):
+    has = "int8, bf16, fp32" if _native.BF16_KERNELS else "int8, fp32"
+    with pytest.raises(FileNotFoundError, match=rf"has no int8_static model .*lists no files.int8_static.*it has {has}"):
         Bundle.load(old).model_file("int8_static")
     with pytest.raises(FileNotFoundError, match="int8_static"):
         Reranker(old, precision="int8_static")
-    with pytest.raises(ValueError, match="precision must be one of 'int8_static', 'int8', 'fp32'"):
-        Reranker(old, precision="bf16")
+    with pytest.raises(ValueError, match="precision must be one of 'int8_static', 'int8', 'bf16', 'fp32'"):
+        Reranker(old, precision="fp16")
 
 
 def test_rung_step_times_only_the_rungs_a_bundle_has(tiny_bundle, tmp_path):
@@ -119,8 +121,8 @@ def test_rung_step_times_only_the_rungs_a_bundle_has(tiny_bundle, tmp_path):
     report["int8_static"]["passed"] = True  # it would pass, but the file is gone
     report["gate"]["passed"] = True
     table = rung_step(old, manifest, report, pool_sets(None, None, 10), True)
-    assert set(table["rungs"]) == {"int8", "fp32"}
-    assert table["chosen"] == manifest["default_precision"] in ("int8", "fp32")
+    assert set(table["rungs"]) == {"int8", "fp32"} | ({"bf16"} if _native.BF16_KERNELS else set())
+    assert table["chosen"] == manifest["default_precision"] in ("int8", "bf16", "fp32")
 
 
 def test_choose_rung_fastest_passing():
@@ -220,3 +222,16 @@ def test_distilled_static_int8_is_batch_invariant(distilled_bundle):
     alone = _scores(distilled_bundle, "int8_static", PAIRS, max_batch_size=1)
     batched = _scores(distilled_bundle, "int8_static", PAIRS[::-1], max_batch_size=64)[::-1]
     assert np.abs(alone - batched).max() <= 1e-6
+
+
+@pytest.mark.skipif(not _native.BF16_KERNELS, reason="this CPU has no AVX512-BF16")
+def test_distilled_bf16_against_fp32(distilled_bundle):
+    """Stated tolerance for bf16 on a trained model, vs fp32 on both built-in domains: top-10 overlap
+    and Kendall tau >= 0.95 (the gate's bar for a default), and logits within 0.05."""
+    r = json.loads((distilled_bundle / "report.json").read_text(encoding="utf-8"))
+    assert r["bf16"]["ops"]["MatMulBf16"] == 24  # Q|K|V, attention output, FFN in x2 per layer
+    for domain, m in r["bf16"]["metrics"].items():
+        assert m["top10_overlap"] >= 0.95 and m["kendall_tau"] >= 0.95, (domain, m)
+        assert m["max_abs_score_diff"] <= 0.05, (domain, m)
+    fp32 = _scores(distilled_bundle, "fp32", PAIRS_NO_LONG)
+    assert np.abs(_scores(distilled_bundle, "bf16", PAIRS_NO_LONG) - fp32).max() <= 0.05

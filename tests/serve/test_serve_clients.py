@@ -136,7 +136,7 @@ def test_health_info_docs_and_metrics(server):
     assert {"/v1/rerank", "/v2/rerank", "/rerank", "/health", "/info", "/metrics"} <= set(paths)
     assert httpx.get(f"{server.url}/info").status_code == 401
     info = httpx.get(f"{server.url}/info", headers=auth()).json()
-    assert info["max_length"] == 512 and info["precision"] in ("int8", "fp32") and info["model_id"] == "crossrank"
+    assert info["max_length"] == 512 and info["precision"] in ("int8", "bf16", "fp32") and info["model_id"] == "crossrank"
     metrics = httpx.get(f"{server.url}/metrics", headers=auth()).text
     assert 'crossrank_requests_total{route="/v2/rerank",status="200"}' in metrics
     for name in ("crossrank_queue_pairs", "crossrank_queue_tokens", "crossrank_queue_seconds_bucket",

@@ -1,0 +1,120 @@
+#include "kernels/matmul_bf16_avx512.h"
+
+// Compiled with AVX512-BF16 enabled: no standard-library templates here (self_attention_avx512.cc).
+#if defined(CROSSRANK_AVX512_BF16)
+#include <immintrin.h>
+#endif
+
+namespace crossrank::avx512 {
+
+#if defined(CROSSRANK_AVX512_BF16)
+namespace {
+
+constexpr int kTileRows = 8;    // rows of a register tile
+constexpr int kTilePanels = 2;  // 16-column panels of a register tile: 8 x 2 accumulators
+
+inline __mmask16 first_lanes(int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n > 0 ? n : 0)) - 1);
+}
+
+// ROWS rows of A as bf16 pairs (low half the even column), PAIRS words a row, zero past depth.
+void round_rows(const float* a, int64_t depth, int64_t rows, int64_t pairs, uint32_t* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* x = a + r * depth;
+    uint32_t* y = out + r * pairs;
+    int64_t k = 0;
+    for (; k + 32 <= depth; k += 32) {
+      const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + k + 16), _mm512_loadu_ps(x + k));
+      _mm512_storeu_si512(y + k / 2, (__m512i)v);
+    }
+    if (k < depth) {
+      const int64_t left = depth - k;
+      const __m512 low = _mm512_maskz_loadu_ps(first_lanes(left), x + k);
+      const __m512 high = left > 16 ? _mm512_maskz_loadu_ps(first_lanes(left - 16), x + k + 16) : _mm512_setzero_ps();
+      _mm512_mask_storeu_epi32(y + k / 2, first_lanes((left + 1) / 2), (__m512i)_mm512_cvtne2ps_pbh(high, low));
+    }
+  }
+}
+
+struct Tile {
+  const uint32_t* a;       // the tile's first row of bf16 pairs
+  int64_t pairs;           // words per row of a, packed words per panel / 32
+  const uint16_t* panel;   // the tile's first packed panel
+  const float* bias;       // the tile's first column
+  float* c;                // the tile's first element of C
+  int64_t columns;         // C's row stride
+  int64_t columns_left;    // valid columns from the tile's first (masked store past them)
+};
+
+// R rows x P panels of C: per depth pair, P panel loads, R broadcasts of an A pair, R x P vdpbf16ps.
+template <int R, int P>
+void tile(const Tile& t) {
+  __m512 acc[R][P];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 2
+    for (int p = 0; p < P; ++p) acc[r][p] = _mm512_setzero_ps();
+  }
+  const int64_t panel_words = t.pairs * 32;
+  for (int64_t k = 0; k < t.pairs; ++k) {
+    __m512bh b[P];
+#pragma GCC unroll 2
+    for (int p = 0; p < P; ++p) b[p] = (__m512bh)_mm512_loadu_si512(t.panel + p * panel_words + k * 32);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512bh x = (__m512bh)_mm512_set1_epi32(static_cast<int>(t.a[r * t.pairs + k]));
+#pragma GCC unroll 2
+      for (int p = 0; p < P; ++p) acc[r][p] = _mm512_dpbf16_ps(acc[r][p], x, b[p]);
+    }
+  }
+#pragma GCC unroll 2
+  for (int p = 0; p < P; ++p) {
+    const __mmask16 mask = first_lanes(t.columns_left - 16 * p);
+    const __m512 bias = _mm512_loadu_ps(t.bias + 16 * p);  // bias is padded to whole panels
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(t.c + r * t.columns + 16 * p, mask, _mm512_add_ps(acc[r][p], bias));
+  }
+}
+
+using TileFunction = void (*)(const Tile&);
+
+template <int P>
+TileFunction tile_for(int64_t rows) {
+  switch (rows) {
+    case 1: return tile<1, P>;
+    case 2: return tile<2, P>;
+    case 3: return tile<3, P>;
+    case 4: return tile<4, P>;
+    case 5: return tile<5, P>;
+    case 6: return tile<6, P>;
+    case 7: return tile<7, P>;
+    default: return tile<8, P>;
+  }
+}
+
+}  // namespace
+
+void matmul_bf16(const MatMulShape& shape, const uint16_t* panels, const float* bias, const float* a, int64_t rows,
+                 float* c, uint32_t* a_pairs) {
+  const int64_t pairs = shape.pairs(), panel_count = shape.panels();
+  round_rows(a, shape.depth, rows, pairs, a_pairs);
+  // Panel pairs outside, row tiles inside: the panels (pairs x 128 bytes) stay in L2 for the
+  // chunk's row tiles, each tile's A rows (8 x pairs words) in L1.
+  for (int64_t panel = 0; panel < panel_count; panel += kTilePanels) {
+    const bool both = panel + 1 < panel_count;
+    for (int64_t row = 0; row < rows; row += kTileRows) {
+      const int64_t tile_rows = rows - row < kTileRows ? rows - row : kTileRows;
+      const Tile t{a_pairs + row * pairs, pairs, panels + panel * pairs * 32, bias + panel * 16,
+                   c + row * shape.columns + panel * 16, shape.columns, shape.columns - panel * 16};
+      (both ? tile_for<2>(tile_rows) : tile_for<1>(tile_rows))(t);
+    }
+  }
+}
+
+#else
+
+void matmul_bf16(const MatMulShape&, const uint16_t*, const float*, const float*, int64_t, float*, uint32_t*) {}
+
+#endif
+
+}  // namespace crossrank::avx512

@@ -1,0 +1,113 @@
+"""bf16 engine graphs: the fp32 engine graph with every MatMul on a constant weight moved onto
+crossrank's bf16 GEMM (``MatMulBf16``, domain ``ai.crossrank``, ``csrc/runtime/matmul_bf16_op.h``).
+
+ONNX Runtime's CPU provider has no bf16 MatMul on x86 (1.32 answers "Could not find an
+implementation for MatMul(13)" for bfloat16 inputs), so the bf16 rung runs crossrank's own kernel:
+weights rounded to bf16 and packed once when the session starts, activations rounded to bf16 on the
+fly, products summed in fp32, output fp32. Everything else (attention core, softmax, GELU,
+LayerNorm, the embeddings, the pooler's and classifier's Gemm, a few rows per pair) stays fp32.
+
+The rewrite:
+
+- ``MatMul(x, W)`` with W a 2-D float initializer (not overridable by a graph input) becomes
+  ``MatMulBf16(x, W)``; this includes the QKV projection the engine graph splits out of Attention;
+- when the MatMul's output feeds only an ``Add`` of a float initializer of shape ``[N]`` (the
+  dense layer's bias), the two become one ``MatMulBf16(x, W, bias)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from crossrank.export.engine_graph import DOMAIN
+
+OP = "MatMulBf16"
+
+
+def _float_initializers(graph) -> dict[str, list[int]]:
+    """{name: shape} of GRAPH's float initializers that no graph input of the same name overrides."""
+    from onnx import TensorProto
+
+    inputs = {i.name for i in graph.input}
+    return {i.name: list(i.dims) for i in graph.initializer
+            if i.data_type == TensorProto.FLOAT and i.name not in inputs}
+
+
+def _bias_add(node, consumers: dict[str, list], outputs: set[str], constants: dict[str, list[int]],
+              columns: int) -> tuple[Any, str] | None:
+    """(the Add, its bias) when NODE's output feeds only an Add of a [COLUMNS] constant, else None."""
+    users = consumers.get(node.output[0], [])
+    if len(users) != 1 or node.output[0] in outputs:
+        return None
+    add = users[0]
+    if add.op_type != "Add" or add.domain not in ("", "ai.onnx") or len(add.input) != 2:
+        return None
+    other = add.input[1] if add.input[0] == node.output[0] else add.input[0]
+    if other == node.output[0] or constants.get(other) != [columns]:
+        return None
+    return add, other
+
+
+def make_bf16_graph(model) -> tuple[Any, dict[str, int]]:
+    """Return (a copy of MODEL with its constant-weight MatMuls on MatMulBf16, counts).
+
+    Args:
+        model: an fp32 ONNX ModelProto (the bundle's fp32 engine graph, or its standard graph).
+
+    Returns:
+        The rewritten copy, and {"MatMulBf16": nodes made, "with_bias": of those with the bias
+        fused, "MatMul_left": MatMuls that stay fp32 (no constant 2-D weight)}.
+    """
+    import onnx
+    from onnx import helper
+
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = model.graph
+    constants = _float_initializers(graph)
+    outputs = {o.name for o in graph.output}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    nodes, fused_adds = [], set()
+    counts = {OP: 0, "with_bias": 0, "MatMul_left": 0}
+    for node in graph.node:
+        if id(node) in fused_adds:
+            continue
+        if node.op_type != "MatMul" or node.domain not in ("", "ai.onnx"):
+            nodes.append(node)
+            continue
+        shape = constants.get(node.input[1])
+        if shape is None or len(shape) != 2:
+            counts["MatMul_left"] += 1
+            nodes.append(node)
+            continue
+        bias = _bias_add(node, consumers, outputs, constants, shape[1])
+        inputs, output = list(node.input), node.output[0]
+        if bias is not None:
+            fused_adds.add(id(bias[0]))
+            inputs.append(bias[1])
+            output = bias[0].output[0]
+            counts["with_bias"] += 1
+        nodes.append(helper.make_node(OP, inputs, [output], name=(node.name or output) + "/bf16", domain=DOMAIN))
+        counts[OP] += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    if counts[OP] and not any(o.domain == DOMAIN for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
+    return model, counts
+
+
+def write_bf16_graph(source: str | Path, target: str | Path) -> dict[str, int]:
+    """Write SOURCE's bf16 graph to TARGET (nothing when SOURCE has no MatMul on a constant weight).
+
+    Returns:
+        make_bf16_graph's counts.
+    """
+    import onnx
+
+    model, counts = make_bf16_graph(onnx.load(str(source)))
+    if counts[OP]:
+        onnx.save(model, str(target))
+    return counts
