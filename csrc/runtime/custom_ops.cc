@@ -6,21 +6,11 @@
 #include "kernels/gelu.h"
 #include "kernels/layer_norm.h"
 #include "kernels/self_attention.h"
+#include "runtime/guarded.h"
 #include "runtime/matmul_bf16_op.h"
 
 namespace crossrank {
 namespace {
-
-// Runs BODY (which returns nullptr or an error status), turning a C++ exception into the status
-// ONNX Runtime expects from a kernel: exceptions must not cross its C API.
-template <typename Body>
-OrtStatusPtr guarded(Body&& body) {
-  try {
-    return body();
-  } catch (const std::exception& e) {
-    return Ort::Status(e).release();
-  }
-}
 
 struct AttentionWork {
   AttentionShape shape;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/matmul_bf16.h"
+#include "runtime/guarded.h"
 
 namespace crossrank {
 namespace {
@@ -34,7 +35,7 @@ struct MatMulBf16Kernel {
   std::unique_ptr<PackedBf16Weights> weights;
 
   OrtStatusPtr ComputeV2(OrtKernelContext* raw_context) {
-    try {
+    return guarded([&]() -> OrtStatusPtr {
       Ort::KernelContext context(raw_context);
       const Ort::ConstValue a = context.GetInput(0);
       std::vector<int64_t> dims = a.GetTensorTypeAndShapeInfo().GetShape();
@@ -52,9 +53,7 @@ struct MatMulBf16Kernel {
       const size_t chunks = static_cast<size_t>((rows + kBf16RowChunk - 1) / kBf16RowChunk);
       if (chunks > 0) context.ParallelFor(run_row_chunk, chunks, 0, &work);
       return nullptr;
-    } catch (const std::exception& e) {
-      return Ort::Status(e).release();  // exceptions must not cross ONNX Runtime's C API
-    }
+    });
   }
 };
 
@@ -73,7 +72,7 @@ OrtStatusPtr constant_input(const Ort::ConstKernelInfo& info, size_t index, cons
 
 struct MatMulBf16Op : Ort::CustomOpBase<MatMulBf16Op, MatMulBf16Kernel, /*WithStatus=*/true> {
   OrtStatusPtr CreateKernelV2(const OrtApi& /*api*/, const OrtKernelInfo* raw_info, void** kernel) const {
-    try {
+    return guarded([&]() -> OrtStatusPtr {
       const Ort::ConstKernelInfo info(raw_info);
       const float* b = nullptr;
       const float* bias = nullptr;
@@ -86,9 +85,7 @@ struct MatMulBf16Op : Ort::CustomOpBase<MatMulBf16Op, MatMulBf16Kernel, /*WithSt
       }
       *kernel = new MatMulBf16Kernel{std::make_unique<PackedBf16Weights>(b, b_dims[0], b_dims[1], bias)};
       return nullptr;
-    } catch (const std::exception& e) {
-      return Ort::Status(e).release();
-    }
+    });
   }
   const char* GetName() const { return "MatMulBf16"; }
   size_t GetInputTypeCount() const { return 3; }
