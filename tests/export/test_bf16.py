@@ -158,7 +158,7 @@ def test_choose_rung_takes_bf16_when_it_is_the_fastest_passing(int8_passes, chos
 
 @needs_bf16
 def test_a_bf16_graph_the_engine_fails_on_costs_the_rung_not_the_export(tiny_bundle, tmp_path, monkeypatch):
-    from crossrank.export import bf16_rung
+    from crossrank.export import bf16_rung, rungs
 
     folder = tmp_path / "b"
     shutil.copytree(tiny_bundle, folder)
@@ -169,7 +169,7 @@ def test_a_bf16_graph_the_engine_fails_on_costs_the_rung_not_the_export(tiny_bun
     def broken(*args, **kwargs):
         raise RuntimeError("MatMulBf16: input a must have rank 2 or more")
 
-    monkeypatch.setattr(bf16_rung, "make_scorer", broken)
+    monkeypatch.setattr(rungs, "make_scorer", broken)  # the rung measures through rungs.rung_agreement
     entry = bf16_rung.bf16_step(folder, manifest, {"gated_on": ["builtin"]}, [], None, say=lambda _: None)
     assert "the engine failed on the bf16 graph of model.engine.onnx: MatMulBf16: input a" in entry["skipped"]
     assert not (folder / "model.bf16.engine.onnx").exists() and "bf16" not in manifest["files"]

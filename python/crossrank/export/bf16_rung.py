@@ -14,9 +14,9 @@ from typing import Any
 
 from crossrank.bundle import BF16_FILE, CPU_BOUND_PRECISIONS, FP32_FILE, TOKENIZER_FILE, runs_here, sha256_file
 from crossrank.export.bf16_graph import OP, write_bf16_graph
-from crossrank.export.fidelity import compare, make_scorer, score_pools
 from crossrank.export.gate import GateThresholds, PoolSet
 from crossrank.export.onnx_scorer import unsupported_tokenizer
+from crossrank.export.rungs import rung_agreement
 
 
 def why_no_bf16(folder: Path) -> str | None:
@@ -56,22 +56,20 @@ def bf16_step(folder: Path, manifest: dict[str, Any], report: dict[str, Any], se
     if not counts[OP]:
         report["bf16"] = {"skipped": f"no bf16 rung: {source} has no MatMul on a constant weight"}
         return report["bf16"]
+    gate_sets = report["gated_on"]
     try:
-        scorer = make_scorer(folder, folder / BF16_FILE, precision="bf16")
-        metrics = {ps.name: compare(ps.reference, score_pools(scorer, ps.pools), ps.pools, qrels=ps.qrels)
-                   for ps in sets}
+        agreement = rung_agreement(folder, folder / BF16_FILE, sets, thresholds or GateThresholds(), gate_sets,
+                                   precision="bf16")
     except (RuntimeError, ValueError) as error:  # a graph the kernel cannot take costs the rung, not the export
         (folder / BF16_FILE).unlink()
         report["bf16"] = {"skipped": f"no bf16 rung: the engine failed on the bf16 graph of {source}: {error}"}
         say(f"  {report['bf16']['skipped']}")
         return report["bf16"]
-    gate_sets = report["gated_on"]
-    passed, reasons = (thresholds or GateThresholds()).check({k: v for k, v in metrics.items() if k in gate_sets})
+    metrics, passed = agreement["metrics"], agreement["passed"]
     manifest["files"]["bf16"] = BF16_FILE
     manifest.setdefault("checksums_sha256", {})[BF16_FILE] = sha256_file(folder / BF16_FILE)
     m = metrics[gate_sets[0]]
     say(f"  bf16 ({counts[OP]} MatMuls on crossrank's GEMM, from {source}): top-10 overlap "
         f"{m['top10_overlap']:.3f}, Kendall tau {m['kendall_tau']:.3f}" + (" — passes" if passed else ""))
-    report["bf16"] = {"file": BF16_FILE, "from": source, "ops": counts, "metrics": metrics, "passed": passed,
-                      "failed_because": reasons}
+    report["bf16"] = {"file": BF16_FILE, "from": source, "ops": counts, **agreement}
     return report["bf16"]

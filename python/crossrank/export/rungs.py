@@ -59,9 +59,11 @@ def _ffn_outputs(model: str | Path) -> list[str]:
             and any(m in n.name for m in FFN_OUTPUT_MARKERS)]
 
 
-def _agreement(folder: Path, path: Path, sets: Sequence[PoolSet], thresholds: GateThresholds,
-               gate_sets: Sequence[str]) -> dict[str, Any]:
-    scorer = make_scorer(folder, path, precision="int8_static")
+def rung_agreement(folder: Path, path: Path, sets: Sequence[PoolSet], thresholds: GateThresholds,
+                   gate_sets: Sequence[str], *, precision: str = "int8_static") -> dict[str, Any]:
+    """The graph PATH (rung PRECISION of the bundle FOLDER) against fp32 on SETS (their reference
+    scores set): metrics per set, and whether THRESHOLDS pass on GATE_SETS."""
+    scorer = make_scorer(folder, path, precision=precision)
     metrics = {ps.name: compare(ps.reference, score_pools(scorer, ps.pools), ps.pools, qrels=ps.qrels)
                for ps in sets}
     passed, reasons = thresholds.check({k: v for k, v in metrics.items() if k in gate_sets})
@@ -93,7 +95,7 @@ def build_static_rung(folder: Path, fp32: Path, sets: Sequence[PoolSet], thresho
         quantization = quantize_static_int8(fp32, path, reader, method=method, exclude=exclude,
                                             reduce_range=reduce_range)
         v = {"name": f"int8 static ({name})", "quantization": quantization,
-             **_agreement(folder, path, sets, thresholds, gate_sets)}
+             **rung_agreement(folder, path, sets, thresholds, gate_sets)}
         m = v["metrics"][gate_sets[0]]
         say(f"  {v['name']}: top-10 overlap {m['top10_overlap']:.3f}, Kendall tau {m['kendall_tau']:.3f}"
             + (" — passes" if v["passed"] else ""))
