@@ -210,7 +210,9 @@ def test_distilled_rungs_against_fp32(distilled_bundle):
         for domain, m in r["rungs"]["rungs"][name]["agreement"].items():
             assert m["top10_overlap"] >= 0.85 and m["kendall_tau"] >= 0.85, (name, domain, m)
     q = r["int8_static"]["quantization"]
-    assert q["quantized_matmuls"] >= 12  # FFN and attention output projections at least
+    assert r["int8_static"]["search"]["split_attention"] == 6
+    assert q["quantized_matmuls"] + len(q["kept_fp32_nodes"]) == 24  # the QKV projections too
+    assert len(q["kept_fp32_nodes"]) <= 8
     engine = read_manifest(distilled_bundle)["engine_graphs"]["int8_static"]
     assert engine["file"] and engine["crossrank_ops"]["SelfAttention"] == 6  # fp32 kernels still apply
     assert engine["crossrank_ops"]["AddLayerNorm"] == 12 and engine["crossrank_ops"]["Gelu"] == 6

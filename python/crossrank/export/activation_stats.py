@@ -14,7 +14,10 @@ TAIL_KEPT = 20000  # largest (and smallest) values kept per tensor for the perce
 
 def _outputs(model_path: str | Path, feeds: Iterable[Mapping[str, np.ndarray]],
              tensors: Sequence[str]) -> Iterator[dict[str, np.ndarray]]:
-    """TENSORS of the graph at MODEL_PATH for each of FEEDS (optimizations off, CPU)."""
+    """TENSORS of the graph at MODEL_PATH for each of FEEDS (optimizations off, CPU); nothing when
+    TENSORS is empty."""
+    if not tensors:
+        return
     import onnx
     import onnxruntime as ort
 

@@ -102,7 +102,8 @@ def _smooth(base: Path, out: Path, reader: PairReader, alpha: float, mul_markers
     factors = {t.matmul: smoothing_factors(absmax[t.activation], numpy_helper.to_array(inits[t.weight]), alpha)
                for t in targets}
     info = apply_smoothing(base, out, factors, targets)
-    return {"alpha": alpha, **info, "largest_factor": round(float(max(f.max() for f in factors.values())), 3)}
+    largest = max((float(f.max()) for f in factors.values()), default=None)
+    return {"alpha": alpha, **info, "largest_factor": None if largest is None else round(largest, 3)}
 
 
 def _quantize(name: str, source: Path, work: Path, reader: PairReader, search: StaticSearch,
@@ -112,7 +113,7 @@ def _quantize(name: str, source: Path, work: Path, reader: PairReader, search: S
     ranges = None
     if search.gelu_percentile is not None:
         tensors = _ffn_output_inputs(onnx.load(str(source), load_external_data=False))
-        ranges = percentile_ranges(source, _feeds(reader), tensors, search.gelu_percentile)
+        ranges = percentile_ranges(source, _feeds(reader), tensors, search.gelu_percentile) if tensors else None
     reader.rewind()
     path = work / f"{name}.onnx"
     quantization = quantize_static_int8(source, path, reader, method=search.method,
