@@ -12,7 +12,10 @@
    top-10 overlap, Kendall tau and nDCG@10 drop (points) against fp32 (issue targets: overlap >= 0.95,
    drop <= 0.5).
 3. With --methods, builds static int8 again with each calibration method (same calibration pairs
-   as the export) and measures it the same way: the measurement behind the default (MinMax).
+   as the export) and measures it the same way: the measurement behind the default (MinMax). These
+   quantize the fused fp32 graph as it is (no attention split, no smoothing, no GELU percentile),
+   with the rung's fp32 MatMuls excluded where their names exist there: a comparison of methods,
+   not a rebuild of the rung.
 
 Speeds are ratios on the machine it runs on, the rungs interleaved; on a shared machine while
 others compile they are indicative only.

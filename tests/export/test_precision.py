@@ -222,3 +222,33 @@ def test_distilled_static_int8_is_batch_invariant(distilled_bundle):
     alone = _scores(distilled_bundle, "int8_static", PAIRS, max_batch_size=1)
     batched = _scores(distilled_bundle, "int8_static", PAIRS[::-1], max_batch_size=64)[::-1]
     assert np.abs(alone - batched).max() <= 1e-6
+
+
+def test_distilled_smoothing_and_split_leave_fp32_scores_unchanged(distilled_bundle, tmp_path):
+    """Every MatMul smoothed (alpha 0.5, factors up to 100) after the attention split: the fp32
+    graph still computes the same logits within 1e-5."""
+    import onnx
+    from onnx import numpy_helper
+
+    from crossrank.export.activation_stats import channel_absmax
+    from crossrank.export.attention_split import split_attention
+    from crossrank.export.smoothquant import apply_smoothing, smooth_targets, smoothing_factors
+    from crossrank.export.static_int8 import PairReader
+    from static_graphs import run
+
+    manifest = read_manifest(distilled_bundle)
+    reader = PairReader(distilled_bundle / "tokenizer.json", PAIRS_NO_LONG, max_length=manifest["max_length"],
+                        input_names=manifest["inputs"])
+    feeds = list(iter(reader.get_next, None))
+    model = split_attention(onnx.load(str(distilled_bundle / "model.onnx")))[0]
+    split = tmp_path / "split.onnx"
+    onnx.save(model, str(split))
+    targets = smooth_targets(model)
+    absmax = channel_absmax(split, feeds, sorted({t.activation for t in targets}))
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    factors = {t.matmul: smoothing_factors(absmax[t.activation], inits[t.weight], 0.5) for t in targets}
+    info = apply_smoothing(split, tmp_path / "smoothed.onnx", factors, targets)
+    assert len(info["folded_into_v"]) == 6 and len(info["mul_nodes"]) == 18
+    reference = np.array([run(distilled_bundle / "model.onnx", f) for f in feeds]).ravel()
+    for graph in (split, tmp_path / "smoothed.onnx"):
+        assert np.abs(np.array([run(graph, f) for f in feeds]).ravel() - reference).max() <= 1e-5, graph.name

@@ -48,6 +48,7 @@ def test_search_is_recorded_with_its_seconds(tiny_bundle):
     assert all(t["score_error"] >= 0 for t in search["tries"])
     assert {"split_attention", "smoothing_and_calibration"} <= set(search["seconds"])
     assert search["chosen_error"] == min(t["score_error"] for t in search["tries"])
+    assert search["why"].startswith(("smoothing alpha", "no smoothing"))
     assert static["quantization"]["smoothing"]["alpha"] in (None, 0.5)
 
 

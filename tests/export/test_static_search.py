@@ -148,3 +148,27 @@ def test_predicted_fallback_keeps_the_worst_until_the_budget():
     assert predicted_fallback(errors, total, 0.05, 4) == ["a", "c", "b"]
     assert predicted_fallback(errors, total, 0.05, 1) == ["a"]
     assert predicted_fallback(errors, total, 1.0, 4) == []
+
+
+def test_restore_handles_activation_by_activation_matmuls(tmp_path):
+    """Attention scores (ModernBERT's graph): both MatMul inputs are quantized activations."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(3).standard_normal((8, 8)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["a"], name="project"),
+         helper.make_node("Transpose", ["a"], ["at"], name="transpose", perm=[0, 2, 1]),
+         helper.make_node("MatMul", ["a", "at"], ["y"], name="scores")],
+        "scores", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "s", 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, "s", "s"])], [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    fp32 = tmp_path / "fp32.onnx"
+    onnx.save(model, str(fp32))
+    rng = np.random.default_rng(4)
+    items = [{"x": rng.standard_normal((1, 5, 8)).astype(np.float32)} for _ in range(8)]
+    qdq = tmp_path / "qdq.onnx"
+    quantize_static_int8(fp32, qdq, Reader(items))
+    assert set(quantized_matmuls(onnx.load(str(qdq)))) == {"project", "scores"}
+    restored = restore_fp32(onnx.load(str(qdq)), model, ["project", "scores"])
+    assert np.abs(run(restored, items[0]) - run(model, items[0])).max() <= 1e-5

@@ -32,17 +32,21 @@ def centered_error(ref: Sequence[np.ndarray], test: Sequence[np.ndarray]) -> flo
     return float(np.sqrt(num / den)) if den > 0 else 0.0
 
 
+def _fp32_source(name: str, producer: Mapping[str, Any]) -> str | None:
+    """The fp32 tensor behind NAME when NAME is a QuantizeLinear -> DequantizeLinear copy of an activation."""
+    dq = producer.get(name)
+    q = producer.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+    return q.input[0] if q is not None and q.op_type == "QuantizeLinear" else None
+
+
 def quantized_matmuls(model: Any) -> dict[str, str]:
     """{MatMul name: its fp32 input before QuantizeLinear} of the QDQ MODEL (onnx ModelProto)."""
     producer = {o: n for n in model.graph.node for o in n.output}
     out = {}
     for node in model.graph.node:
-        if node.op_type != "MatMul":
-            continue
-        dq = producer.get(node.input[0])
-        q = producer.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
-        if q is not None and q.op_type == "QuantizeLinear":
-            out[node.name] = q.input[0]
+        source = _fp32_source(node.input[0], producer) if node.op_type == "MatMul" else None
+        if source is not None:
+            out[node.name] = source
     return out
 
 
@@ -76,13 +80,15 @@ def restore_fp32(qdq: Any, fp32: Any, names: Iterable[str]) -> Any:
     unknown = wanted - set(inputs)
     if unknown:
         raise ValueError(f"not quantized MatMuls of the graph: {sorted(unknown)}")
+    producer = {o: n for n in graph.node for o in n.output}
     for node in graph.node:
         if node.name not in wanted:
             continue
-        weight = fp32_nodes[node.name].input[1]
         node.input[0] = inputs[node.name]
-        node.input[1] = weight
-        if weight not in have:
+        activation = _fp32_source(node.input[1], producer)  # activation x activation (attention scores)
+        weight = fp32_nodes[node.name].input[1]
+        node.input[1] = activation or weight
+        if activation is None and weight not in have and weight in fp32_inits:
             graph.initializer.append(fp32_inits[weight])
             have.add(weight)
     _prune(graph)

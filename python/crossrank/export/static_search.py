@@ -182,7 +182,23 @@ def run_search(fp32: Path, work: Path, reader: PairReader, search: StaticSearch,
         seconds["fallback"] = round(time.perf_counter() - t, 3)
     record["chosen_error"] = round(best.error, 5)
     record["within_budget"] = best.error <= search.error_budget
+    record["why"] = _why(best, record, search)
     return best, record
+
+
+def _why(best: Candidate, record: dict[str, Any], search: StaticSearch) -> str:
+    """One sentence for report.json: what was migrated and what stayed wide, and why."""
+    first = min(t["score_error"] for t in record["tries"] if "kept_fp32" not in t)
+    smoothing = best.smoothing
+    text = (f"smoothing alpha {smoothing['alpha']} (least score error of {[t['name'] for t in record['tries'] if 'kept_fp32' not in t]}): "
+            f"{len(smoothing.get('folded_into_v', []))} attention output projections through V, "
+            f"{len(smoothing.get('mul_nodes', []))} MatMuls through a Mul" if smoothing.get("alpha") is not None
+            else "no smoothing (least score error)")
+    if not best.kept_fp32:
+        return text + f"; every MatMul int8 (score error {first:.4f}, budget {search.error_budget})"
+    return (text + f"; with every MatMul int8 the score error was {first:.4f} > budget {search.error_budget}, so "
+            f"the {len(best.kept_fp32)} MatMuls with the largest error of their own stay fp32 "
+            f"(error {best.error:.4f})")
 
 
 def _fallback(best: Candidate, sensitivity: list[dict[str, Any]], search: StaticSearch,
