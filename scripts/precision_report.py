@@ -12,7 +12,10 @@
    top-10 overlap, Kendall tau and nDCG@10 drop (points) against fp32 (issue targets: overlap >= 0.95,
    drop <= 0.5).
 3. With --methods, builds static int8 again with each calibration method (same calibration pairs
-   as the export) and measures it the same way: the measurement behind the default (MinMax).
+   as the export) and measures it the same way: the measurement behind the default (MinMax). These
+   quantize the fused fp32 graph as it is (no attention split, no smoothing, no GELU percentile),
+   with the rung's fp32 MatMuls excluded where their names exist there: a comparison of methods,
+   not a rebuild of the rung.
 
 Speeds are ratios on the machine it runs on, the rungs interleaved; on a shared machine while
 others compile they are indicative only.
@@ -87,6 +90,16 @@ def _method_graphs(bundle: Path, methods: list[str]) -> dict[str, Path]:
     return out
 
 
+def _print_search(static: dict) -> None:
+    """The static int8 search's tries (score error on the built-in pools) and what it kept in fp32."""
+    search = static.get("search") or {}
+    for t in search.get("tries", []):
+        print(f"  static try {t['name']:<40} score error {t['score_error']:.4f}")
+    q = static.get("quantization") or {}
+    print(f"  static: {q.get('quantized_matmuls')} MatMuls int8, kept fp32: {q.get('kept_fp32_nodes')}; "
+          f"smoothing {q.get('smoothing', {}).get('alpha')}; search seconds {search.get('seconds')}\n")
+
+
 def main() -> int:
     args = _arguments()
     if not args.model.is_dir():
@@ -100,7 +113,8 @@ def main() -> int:
     for name, r in rungs["rungs"].items():
         print(f"  {name:<12} {'passes' if r['passed'] else 'fails ':<6} {r['pairs_per_s']:>8} pairs/s"
               f"  {r['speedup_vs_fp32']:.2f}x fp32")
-    print(f"  int8 (dynamic) is: {report['gate']['chosen']}; int8_static is: {report['int8_static']['chosen']}\n")
+    print(f"  int8 (dynamic) is: {report['gate']['chosen']}; int8_static is: {report['int8_static']['chosen']}")
+    _print_search(report["int8_static"])
     b = Bundle.load(args.bundle)
     graphs = {f"int8 ({report['gate']['chosen']})": b.model_file("int8"),
               f"int8_static ({report['int8_static']['chosen']})": b.model_file("int8_static")}

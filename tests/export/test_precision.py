@@ -212,7 +212,9 @@ def test_distilled_rungs_against_fp32(distilled_bundle):
         for domain, m in r["rungs"]["rungs"][name]["agreement"].items():
             assert m["top10_overlap"] >= 0.85 and m["kendall_tau"] >= 0.85, (name, domain, m)
     q = r["int8_static"]["quantization"]
-    assert q["quantized_matmuls"] >= 12  # FFN and attention output projections at least
+    assert r["int8_static"]["search"]["split_attention"] == 6
+    assert q["quantized_matmuls"] + len(q["kept_fp32_nodes"]) == 24  # the QKV projections too
+    assert len(q["kept_fp32_nodes"]) <= 8
     engine = read_manifest(distilled_bundle)["engine_graphs"]["int8_static"]
     assert engine["file"] and engine["crossrank_ops"]["SelfAttention"] == 6  # fp32 kernels still apply
     assert engine["crossrank_ops"]["AddLayerNorm"] == 12 and engine["crossrank_ops"]["Gelu"] == 6
@@ -235,3 +237,33 @@ def test_distilled_bf16_against_fp32(distilled_bundle):
         assert m["max_abs_score_diff"] <= 0.05, (domain, m)
     fp32 = _scores(distilled_bundle, "fp32", PAIRS_NO_LONG)
     assert np.abs(_scores(distilled_bundle, "bf16", PAIRS_NO_LONG) - fp32).max() <= 0.05
+
+
+def test_distilled_smoothing_and_split_leave_fp32_scores_unchanged(distilled_bundle, tmp_path):
+    """Every MatMul smoothed (alpha 0.5, factors up to 100) after the attention split: the fp32
+    graph still computes the same logits within 1e-5."""
+    import onnx
+    from onnx import numpy_helper
+
+    from crossrank.export.activation_stats import channel_absmax
+    from crossrank.export.attention_split import split_attention
+    from crossrank.export.smoothquant import apply_smoothing, smooth_targets, smoothing_factors
+    from crossrank.export.static_int8 import PairReader
+    from static_graphs import run
+
+    manifest = read_manifest(distilled_bundle)
+    reader = PairReader(distilled_bundle / "tokenizer.json", PAIRS_NO_LONG, max_length=manifest["max_length"],
+                        input_names=manifest["inputs"])
+    feeds = list(iter(reader.get_next, None))
+    model = split_attention(onnx.load(str(distilled_bundle / "model.onnx")))[0]
+    split = tmp_path / "split.onnx"
+    onnx.save(model, str(split))
+    targets = smooth_targets(model)
+    absmax = channel_absmax(split, feeds, sorted({t.activation for t in targets}))
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    factors = {t.matmul: smoothing_factors(absmax[t.activation], inits[t.weight], 0.5) for t in targets}
+    info = apply_smoothing(split, tmp_path / "smoothed.onnx", factors, targets)
+    assert len(info["folded_into_v"]) == 6 and len(info["mul_nodes"]) == 18
+    reference = np.array([run(distilled_bundle / "model.onnx", f) for f in feeds]).ravel()
+    for graph in (split, tmp_path / "smoothed.onnx"):
+        assert np.abs(np.array([run(graph, f) for f in feeds]).ravel() - reference).max() <= 1e-5, graph.name

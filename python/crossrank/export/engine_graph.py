@@ -29,7 +29,7 @@ _MS = "com.microsoft"
 _PLAIN_ATTRIBUTES = {"num_heads", "mask_filter_value", "unidirectional"}
 
 
-def _key_lengths_producers(graph) -> set[str]:
+def key_lengths_producers(graph) -> set[str]:
     """Outputs that hold one key length per sequence: ReduceSum(mask, axes=[1], keepdims=0), the
     mask index ONNX Runtime's optimizer builds for right-padded batches."""
     from onnx import helper, numpy_helper
@@ -70,6 +70,37 @@ def attention_misfit(node, key_lengths: set[str], weight_shapes: dict[str, list[
     if len(node.input) <= mask_slot or node.input[mask_slot] not in key_lengths:
         return "its mask is not one key length per sequence (ReduceSum of a right-padded attention_mask)"
     return None
+
+
+def split_cores(graph, key_lengths: set[str]) -> dict[str, tuple[str, str]]:
+    """{MultiHeadAttention name: (packed QKV tensor, its Split node's name)} for the attention cores
+    of a split graph (:mod:`crossrank.export.attention_split`) that crossrank's kernel takes: q, k and
+    v are the three equal parts of one tensor, no bias, one key length per sequence, heads 32 or 64 wide."""
+    from onnx import helper, numpy_helper
+
+    constants = {init.name: init for init in graph.initializer}
+    producer = {o: n for n in graph.node for o in n.output}
+    readers: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers[name] = readers.get(name, 0) + 1
+    out = {}
+    for node in graph.node:
+        if node.op_type != "MultiHeadAttention" or node.domain != _MS or len(node.input) != 5:
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        split = producer.get(node.input[0])
+        if (split is None or split.op_type != "Split" or list(split.output) != list(node.input[:3])
+                or node.input[3] or node.input[4] not in key_lengths or set(attrs) - {"num_heads", "mask_filter_value"}
+                or attrs.get("mask_filter_value", -10000.0) > -10000.0 or any(readers[o] != 1 for o in split.output)
+                or len(split.input) != 2 or split.input[1] not in constants):
+            continue
+        sizes = numpy_helper.to_array(constants[split.input[1]]).tolist()
+        split_axis = next((helper.get_attribute_value(a) for a in split.attribute if a.name == "axis"), 0)
+        if split_axis in (-1, 2) and len(set(sizes)) == 1 and sizes[0] // attrs["num_heads"] in (32, 64) \
+                and sizes[0] % attrs["num_heads"] == 0:
+            out[node.name] = (split.input[0], split.name)
+    return out
 
 
 def _is_plain(node, key_lengths: set[str], weight_shapes: dict[str, list[int]]) -> bool:
@@ -131,10 +162,19 @@ def make_engine_graph(model) -> tuple[Any, dict[str, int]]:
 
     model = onnx.ModelProto.FromString(model.SerializeToString())
     graph = model.graph
-    key_lengths = _key_lengths_producers(graph)
+    key_lengths = key_lengths_producers(graph)
     weight_shapes = {init.name: list(init.dims) for init in graph.initializer}
     nodes, split = [], 0
+    cores = split_cores(graph, key_lengths)
+    splits = {name for _, name in cores.values()}
     for node in graph.node:
+        if node.name in splits and node.op_type == "Split":
+            continue
+        if node.name in cores:
+            heads = next(helper.get_attribute_value(a) for a in node.attribute if a.name == "num_heads")
+            nodes.append(helper.make_node("SelfAttention", [cores[node.name][0], node.input[4]], list(node.output[:1]),
+                                          name=node.name, domain=DOMAIN, num_heads=heads))
+            continue
         if node.domain == _MS and node.op_type == "Gelu" and not node.attribute:
             nodes.append(helper.make_node("Gelu", list(node.input), list(node.output), name=node.name,
                                           domain=DOMAIN))
@@ -172,6 +212,9 @@ def make_engine_graph(model) -> tuple[Any, dict[str, int]]:
     nodes = _fuse_residual_layer_norms(graph, nodes)
     del graph.node[:]
     graph.node.extend(nodes)
+    used = {name for node in nodes for name in node.input} | {o.name for o in graph.output}
+    for init in [i for i in graph.initializer if i.name not in used]:  # the split sizes of removed Splits
+        graph.initializer.remove(init)
     if any(n.domain == DOMAIN for n in graph.node) and not any(o.domain == DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
     counts = {op: sum(n.op_type == op and n.domain == DOMAIN for n in graph.node)
@@ -193,6 +236,28 @@ def _norm_misfit(norm, producers: dict[str, Any], consumers: dict[str, list], st
     return "attributes or outputs the kernel does not have"
 
 
+def _attention_note(graph, taken: int) -> str | None:
+    """Why SelfAttention took fewer than all TAKEN-able attention nodes of GRAPH (None: it took all)."""
+    key_lengths = key_lengths_producers(graph)
+    weight_shapes = {init.name: list(init.dims) for init in graph.initializer}
+    attention = [n for n in graph.node if n.domain == _MS and n.op_type in ("Attention", "QAttention")]
+    cores = [n for n in graph.node if n.domain == _MS and n.op_type == "MultiHeadAttention"]
+    if not attention and not cores:
+        return "the graph has no fused (Q)Attention node: ONNX Runtime's optimizer fused none"
+    if taken >= len(attention) + len(cores):
+        return None
+    notes = []
+    if cores:
+        left = len(cores) - len(split_cores(graph, key_lengths))
+        if left:
+            notes.append(f"{left} of {len(cores)} MultiHeadAttention nodes stay on ONNX Runtime: not a split QKV "
+                         "core the kernel takes (equal q/k/v parts of one tensor, no bias, one key length per "
+                         "sequence, heads 32 or 64 wide)")
+    reasons = Counter(attention_misfit(n, key_lengths, weight_shapes) for n in attention)
+    notes += [f"{k} of {len(attention)} attention nodes stay on ONNX Runtime: {r}" for r, k in reasons.items() if r]
+    return "; ".join(notes)
+
+
 def kernel_misfits(model, counts: dict[str, int]) -> dict[str, str]:
     """Why crossrank's ops took fewer nodes of MODEL (a standard graph) than it has candidates for.
 
@@ -205,16 +270,10 @@ def kernel_misfits(model, counts: dict[str, int]) -> dict[str, str]:
         every one) stays on ONNX Runtime's operators; empty when the kernels took everything.
     """
     graph = model.graph
-    key_lengths = _key_lengths_producers(graph)
-    weight_shapes = {init.name: list(init.dims) for init in graph.initializer}
     out: dict[str, str] = {}
-    attention = [n for n in graph.node if n.domain == _MS and n.op_type in ("Attention", "QAttention")]
-    if not attention:
-        out["SelfAttention"] = "the graph has no fused (Q)Attention node: ONNX Runtime's optimizer fused none"
-    elif counts["SelfAttention"] < len(attention):
-        reasons = Counter(attention_misfit(n, key_lengths, weight_shapes) for n in attention)
-        out["SelfAttention"] = "; ".join(f"{k} of {len(attention)} attention nodes stay on ONNX Runtime: {r}"
-                                         for r, k in reasons.items() if r)
+    note = _attention_note(graph, counts["SelfAttention"])
+    if note:
+        out["SelfAttention"] = note
     if counts["Gelu"] == 0:
         out["Gelu"] = "the graph has no com.microsoft.Gelu node (fused GELU without attributes)"
     norms = [n for n in graph.node if n.op_type == "LayerNormalization" and n.domain in ("", "ai.onnx")]

@@ -34,6 +34,7 @@ from crossrank.bundle import FP32_FILE, INT8_FILE
 from crossrank.export.fidelity import Pool, compare, format_metric, make_scorer, score_pools
 from crossrank.export.onnx_steps import QUANTIZED_OPS, count_ops, quantize_dynamic_int8
 from crossrank.export.op_groups import OpGroup, op_groups
+from crossrank.export.sensitivity import centered_error
 
 __all__ = ["Gate", "GateThresholds", "OpGroup", "PoolSet", "op_groups", "quantize_variant", "quantized_ops"]
 
@@ -100,20 +101,6 @@ def quantized_ops(path: str | Path) -> dict[str, int]:
 
 # --------------------------------------------------------------------------------------------
 # the gate
-
-
-def _centered_error(ref: Sequence[np.ndarray], test: Sequence[np.ndarray]) -> float:
-    """RMS of the score error after removing each pool's mean shift (which ranks ignore),
-    relative to the within-pool spread of the reference: a smooth stand-in for rank agreement."""
-    num, den = 0.0, 0.0
-    for r, t in zip(ref, test):
-        if len(r) < 2:
-            continue
-        e = (t - r) - np.mean(t - r)
-        num += float(e @ e)
-        c = r - np.mean(r)
-        den += float(c @ c)
-    return float(np.sqrt(num / den)) if den > 0 else 0.0
 
 
 @dataclass
@@ -190,7 +177,7 @@ class Gate:
             scores = score_pools(scorer, ps.pools)
             metrics[ps.name] = compare(ps.reference, scores, ps.pools, qrels=ps.qrels)
             if first is None:
-                first = _centered_error(ps.reference, scores)
+                first = centered_error(ps.reference, scores)
         passed, reasons = self.check(metrics)
         v = {"name": name, "per_channel": self.per_channel, "kept_fp32": list(kept),
              "metrics": metrics, "passed": passed, "failed_because": reasons,
@@ -226,14 +213,14 @@ class Gate:
         cal = self.pool_sets[0]
         pools = cal.pools[: self.calibration_pools]
         ref = cal.reference[: self.calibration_pools]
-        base_err = _centered_error(ref, score_pools(self._scorer(self.int8_path), pools))
+        base_err = centered_error(ref, score_pools(self._scorer(self.int8_path), pools))
         for g in groups:
             if time.perf_counter() > deadline:
                 return "sensitivity measurement stopped: time budget spent"
             p = work / "leave-one-out.onnx"
             quantize_variant(self.fp32_path, p, per_channel=self.per_channel,
                              reduce_range=self.reduce_range, exclude=g.nodes)
-            err = _centered_error(ref, score_pools(self._scorer(p), pools))
+            err = centered_error(ref, score_pools(self._scorer(p), pools))
             self.sensitivity.append({"group": g.name, "nodes": list(g.nodes), "cost": round(g.cost, 4),
                                      "score_error_without": err,
                                      "error_share": (base_err ** 2 - err ** 2) / base_err ** 2

@@ -11,6 +11,7 @@ from crossrank.bundle import FP32_FILE, INT8_STATIC_FILE, TOKENIZER_FILE, runs_h
 from crossrank.export.gate import GateThresholds, PoolSet
 from crossrank.export.onnx_scorer import unsupported_tokenizer
 from crossrank.export.rungs import SPEED_PAIRS, build_static_rung, calibration_source, rung_table
+from crossrank.export.static_search import StaticSearch
 
 
 def static_step(folder: Path, manifest: dict[str, Any], report: dict[str, Any], sets: list[PoolSet],
@@ -27,7 +28,8 @@ def static_step(folder: Path, manifest: dict[str, Any], report: dict[str, Any], 
     calibration = calibration_source(calibration_dir, [ps for ps in sets if ps.name in gate_sets])
     entry = build_static_rung(folder, folder / FP32_FILE, sets, thresholds or GateThresholds(), gate_sets,
                               calibration, max_length=manifest["max_length"], input_names=manifest["inputs"],
-                              method=method, reduce_range=bool(manifest["quantization"]["reduce_range"]),
+                              search=StaticSearch(method=method,
+                                                  reduce_range=bool(manifest["quantization"]["reduce_range"])),
                               say=say)
     report["int8_static"] = entry
     manifest["files"]["int8_static"] = INT8_STATIC_FILE

@@ -10,6 +10,8 @@ same pairs, the rungs interleaved; the bundle's default is the fastest rung that
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -23,12 +25,13 @@ from crossrank.beir import read_beir
 from crossrank.bundle import INT8_STATIC_FILE, TOKENIZER_FILE
 from crossrank.export.fidelity import Pool, compare, eval_pools, make_scorer, score_pools
 from crossrank.export.gate import GateThresholds, PoolSet
-from crossrank.export.static_int8 import PairReader, calibration_pairs, quantize_static_int8
+from crossrank.export.sensitivity import centered_error
+from crossrank.export.static_int8 import PairReader, calibration_pairs
+from crossrank.export.static_search import StaticSearch, finish, run_search
 from crossrank.reranker import Reranker
 
-# FFN output projections: their inputs (GELU outputs) carry the widest outliers; the static rung's
-# second try keeps them in fp32.
-FFN_OUTPUT_MARKERS = ("/output/dense/",)
+# Pools of each gated set the static search scores each candidate graph on.
+PROXY_POOLS = 10
 SPEED_PAIRS = 48  # pairs timed per rung and repetition
 # The histogram calibration methods need one shape for every run: pairs padded to this many tokens.
 HISTOGRAM_LENGTH = 128
@@ -51,12 +54,20 @@ def check_calibration_dir(calibration_dir: str | Path | None) -> None:
         read_beir(calibration_dir)
 
 
-def _ffn_outputs(model: str | Path) -> list[str]:
-    import onnx
+def _proxy_error(folder: Path, sets: Sequence[PoolSet], gate_sets: Sequence[str]) -> Callable[[Path], float]:
+    """A graph's score error against fp32 (centered_error) on the first PROXY_POOLS pools of each
+    gated pool set: the static search's measure."""
+    chosen = [ps for ps in sets if ps.name in gate_sets and ps.reference is not None]
 
-    graph = onnx.load(str(model), load_external_data=False).graph
-    return [n.name for n in graph.node if n.op_type == "MatMul" and "attention" not in n.name
-            and any(m in n.name for m in FFN_OUTPUT_MARKERS)]
+    def score_error(path: Path) -> float:
+        scorer = make_scorer(folder, path, precision="int8_static")
+        ref, test = [], []
+        for ps in chosen:
+            ref += list(ps.reference[:PROXY_POOLS])
+            test += score_pools(scorer, ps.pools[:PROXY_POOLS])
+        return centered_error(ref, test)
+
+    return score_error
 
 
 def rung_agreement(folder: Path, path: Path, sets: Sequence[PoolSet], thresholds: GateThresholds,
@@ -72,49 +83,34 @@ def rung_agreement(folder: Path, path: Path, sets: Sequence[PoolSet], thresholds
 
 def build_static_rung(folder: Path, fp32: Path, sets: Sequence[PoolSet], thresholds: GateThresholds,
                       gate_sets: Sequence[str], calibration: tuple[list[Pool], dict[str, Any]], *,
-                      max_length: int, input_names: Sequence[str], method: str = "MinMax",
-                      calibration_limit: int = 200, reduce_range: bool = False,
+                      max_length: int, input_names: Sequence[str], calibration_limit: int = 200,
+                      search: StaticSearch = StaticSearch(),
                       say: Callable[[str], None] = print) -> dict[str, Any]:
-    """Write FOLDER/model.int8_static.onnx and measure it against fp32 on SETS (their reference
-    scores already set). All MatMuls first; when that fails the gate, the FFN output projections
-    stay fp32 (the outliers) and the closer variant is kept.
+    """Write FOLDER/model.int8_static.onnx, chosen by :func:`crossrank.export.static_search.run_search`
+    (attention split, smoothing alpha, sensitive MatMuls kept fp32) on the gated pool sets, and
+    measure it against fp32 on SETS (their reference scores already set).
 
     Returns:
-        report.json's "int8_static" entry: calibration, every variant tried, the one kept.
+        report.json's "int8_static" entry: calibration, the search (every try, the sensitivity,
+        seconds per step), the variant kept with its agreement.
     """
     pools, info = calibration
     pairs = calibration_pairs(pools, calibration_limit)
     reader = PairReader(folder / TOKENIZER_FILE, pairs, max_length=max_length, input_names=input_names,
-                        pad_to=None if method == "MinMax" else HISTOGRAM_LENGTH)
-    variants, best = [], None
-    for name, exclude in (("all MatMuls", []), ("FFN outputs fp32", _ffn_outputs(fp32))):
-        if best is not None and (best["passed"] or not exclude):
-            break
-        path = folder / (INT8_STATIC_FILE if best is None else f".try-{INT8_STATIC_FILE}")
-        reader.rewind()
-        quantization = quantize_static_int8(fp32, path, reader, method=method, exclude=exclude,
-                                            reduce_range=reduce_range)
-        v = {"name": f"int8 static ({name})", "quantization": quantization,
-             **rung_agreement(folder, path, sets, thresholds, gate_sets)}
-        m = v["metrics"][gate_sets[0]]
-        say(f"  {v['name']}: top-10 overlap {m['top10_overlap']:.3f}, Kendall tau {m['kendall_tau']:.3f}"
-            + (" — passes" if v["passed"] else ""))
-        variants.append(v)
-        if best is None or _closer(v, best, gate_sets[0]):
-            if path != folder / INT8_STATIC_FILE:
-                path.replace(folder / INT8_STATIC_FILE)
-            best = v
-        else:
-            path.unlink()
-    best["chosen"] = True
-    return {"calibration": {**info, "pairs": len(pairs), "method": method}, "variants": variants,
-            "chosen": best["name"], "passed": best["passed"], "quantization": best["quantization"]}
-
-
-def _closer(a: dict[str, Any], b: dict[str, Any], key: str) -> bool:
-    ma, mb = a["metrics"][key], b["metrics"][key]
-    return (a["passed"], ma["top10_overlap"], ma["kendall_tau"]) > (b["passed"], mb["top10_overlap"],
-                                                                    mb["kendall_tau"])
+                        pad_to=None if search.method == "MinMax" else HISTOGRAM_LENGTH)
+    work = Path(tempfile.mkdtemp(prefix=".static-", dir=folder))
+    try:
+        chosen, record = run_search(fp32, work, reader, search, _proxy_error(folder, sets, gate_sets), say)
+        quantization = finish(chosen, folder / INT8_STATIC_FILE, search.absorb)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    v = {"name": f"int8 static ({chosen.name})", "quantization": quantization, "chosen": True,
+         **rung_agreement(folder, folder / INT8_STATIC_FILE, sets, thresholds, gate_sets)}
+    m = v["metrics"][gate_sets[0]]
+    say(f"  {v['name']}: top-10 overlap {m['top10_overlap']:.3f}, Kendall tau {m['kendall_tau']:.3f}"
+        + (" — passes" if v["passed"] else ""))
+    return {"calibration": {**info, "pairs": len(pairs), "method": search.method}, "search": record,
+            "variants": [v], "chosen": v["name"], "passed": v["passed"], "quantization": quantization}
 
 
 def measure_speeds(folder: Path, precisions: Sequence[str], pairs: Sequence[tuple[str, str]], *,

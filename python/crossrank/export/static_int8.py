@@ -22,7 +22,7 @@ The format, chosen by measurement on ``minilm-l6-ce-distilled`` (scripts/precisi
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +127,17 @@ def unquantize_other_consumers(path: str | Path) -> int:
     return rewired
 
 
+def _overrides(ranges: Mapping[str, tuple[float, float]] | None) -> dict[str, Any]:
+    """The quantizer's TensorQuantOverrides for RANGES (none when empty)."""
+    if not ranges:
+        return {}
+    return {"TensorQuantOverrides": {name: [{"rmin": np.float32(lo), "rmax": np.float32(hi)}]
+                                     for name, (lo, hi) in ranges.items()}}
+
+
 def quantize_static_int8(fp32: str | Path, out: str | Path, reader: PairReader, *, method: str = "MinMax",
-                         exclude: Sequence[str] = (), reduce_range: bool = False) -> dict[str, Any]:
+                         exclude: Sequence[str] = (), reduce_range: bool = False,
+                         ranges: Mapping[str, tuple[float, float]] | None = None) -> dict[str, Any]:
     """Static int8 (QDQ, U8S8, per-channel weights) of the fused FP32 graph into OUT.
 
     Args:
@@ -138,6 +147,8 @@ def quantize_static_int8(fp32: str | Path, out: str | Path, reader: PairReader, 
         method: one of CALIBRATION_METHODS.
         exclude: MatMul nodes kept in fp32 (the sensitive ones).
         reduce_range: 7-bit weights (x86 without VNNI, where U8S8 products can saturate).
+        ranges: {activation tensor: (low, high)} that replace METHOD's range for those tensors
+            (e.g. percentile ranges of the GELU outputs).
 
     Returns:
         The manifest's description of the graph: method, format, what is quantized.
@@ -158,12 +169,14 @@ def quantize_static_int8(fp32: str | Path, out: str | Path, reader: PairReader, 
                 per_channel=True, reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                 calibrate_method=getattr(CalibrationMethod, method), nodes_to_exclude=list(exclude) or None,
                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT,
-                               "OpTypesToExcludeOutputQuantization": ["MatMul"]})
+                               "OpTypesToExcludeOutputQuantization": ["MatMul"],
+                               **_overrides(ranges)})
     finally:
         shaped.unlink(missing_ok=True)
     rewired = unquantize_other_consumers(out)
     ops = count_ops(out)
     return {"method": "static", "calibration": method, "calibration_pairs": len(reader),
             "format": "QDQ", "per_channel": True, "weight_type": "int8", "activation_type": "uint8",
-            "reduce_range": reduce_range, "outputs_quantized": False, "fp32_inputs_restored": rewired, "kept_fp32_nodes": list(exclude),
+            "reduce_range": reduce_range, "outputs_quantized": False,
+            "range_overrides": {k: [round(float(v), 6) for v in r] for k, r in (ranges or {}).items()}, "fp32_inputs_restored": rewired, "kept_fp32_nodes": list(exclude),
             "quantized_matmuls": ops.get("DequantizeLinear", 0) // 2, "graph_ops": ops}
