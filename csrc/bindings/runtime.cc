@@ -15,6 +15,8 @@ void register_runtime(py::module_& m) {
   m.attr("KERNELS") = kernel_set();  // the kernel set this CPU runs: "avx512" or "portable"
   // Whether this build and CPU run the bf16 GEMM (AVX512-BF16): the bf16 rung runs only where true.
   m.attr("BF16_KERNELS") = avx512_bf16_available();
+  // Whether this build and CPU run the int8 GEMM with per-row scales (AVX512-VNNI): likewise for int8_token.
+  m.attr("INT8_TOKEN_KERNELS") = avx512_vnni_available();
 }
 
 }  // namespace crossrank::bindings

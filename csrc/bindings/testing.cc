@@ -18,6 +18,7 @@
 #include "kernels/gelu.h"
 #include "kernels/layer_norm.h"
 #include "kernels/matmul_bf16.h"
+#include "kernels/matmul_int8.h"
 #include "kernels/self_attention.h"
 #include "runtime/batcher.h"
 #include "runtime/engine.h"
@@ -87,6 +88,58 @@ void register_batcher(py::module_& testing) {
 
 // crossrank's kernels on their own; graphs reach them through the ai.crossrank operators instead
 // (runtime/custom_ops.h).
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+// A · B + bias on a packed GEMM (WEIGHTS packs B and the bias; ROWS_FN runs rows with SCRATCH_SIZE's
+// elements of scratch), after checking the shapes.
+template <typename Weights, typename Scratch, typename ScratchSize, typename Rows>
+py::array_t<float> packed_gemm(const FloatArray& a, const FloatArray& b, const std::optional<FloatArray>& bias,
+                               ScratchSize scratch_size, Rows rows_fn) {
+  if (a.ndim() != 2 || b.ndim() != 2 || a.shape(1) != b.shape(0) || b.shape(0) == 0 || b.shape(1) == 0) {
+    throw std::invalid_argument("a must be [rows, depth] and b [depth, columns], depth and columns positive");
+  }
+  if (bias && (bias->ndim() != 1 || bias->shape(0) != b.shape(1))) throw std::invalid_argument("bias must be [columns]");
+  const Weights weights(b.data(), b.shape(0), b.shape(1), bias ? bias->data() : nullptr);
+  py::array_t<float> out({a.shape(0), b.shape(1)});
+  const float* x = a.data();
+  float* result = out.mutable_data();
+  const int64_t rows = a.shape(0);
+  without_gil([&] {
+    std::vector<uint64_t> buffer((scratch_size(weights.shape()) * sizeof(Scratch) + 7) / 8);  // 8-byte aligned
+    rows_fn(weights, x, 0, rows, result, reinterpret_cast<Scratch*>(buffer.data()));
+  });
+  return out;
+}
+
+// Seconds per A · B on a packed GEMM: THREADS threads take whole row chunks t, t + threads, ... as
+// ONNX Runtime's ParallelFor would hand them out, REPEATS calls without a barrier between them.
+template <typename Scratch, typename Weights, typename Rows>
+double gemm_seconds(const FloatArray& a, const Weights& weights,
+                    size_t scratch_elements, int64_t chunk, Rows rows_fn, int64_t repeats, int64_t threads) {
+  const int64_t rows = a.shape(0);
+  std::vector<float> out(static_cast<size_t>(rows * weights.shape().columns));
+  const float* x = a.data();
+  double seconds = 0.0;
+  without_gil([&] {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> workers;
+    for (int64_t t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        std::vector<uint64_t> buffer((scratch_elements * sizeof(Scratch) + 7) / 8);  // 8-byte aligned
+        auto* scratch = reinterpret_cast<Scratch*>(buffer.data());
+        for (int64_t r = 0; r < repeats; ++r) {
+          for (int64_t first = t * chunk; first < rows; first += threads * chunk) {
+            rows_fn(weights, x, first, std::min(rows, first + chunk), out.data(), scratch);
+          }
+        }
+      });
+    }
+    for (std::thread& w : workers) w.join();
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeats;
+  });
+  return seconds;
+}
+
 void register_kernels(py::module_& testing) {
   testing.def(
       "self_attention",
@@ -154,63 +207,44 @@ void register_kernels(py::module_& testing) {
       py::arg("portable") = false, "LayerNormalization(x + residual) over rows; portable=True: the fallback.");
   testing.def(
       "matmul_bf16",
-      [](py::array_t<float, py::array::c_style | py::array::forcecast> a,
-         py::array_t<float, py::array::c_style | py::array::forcecast> b, std::optional<py::array_t<float,
-         py::array::c_style | py::array::forcecast>> bias, bool portable) {
-        if (a.ndim() != 2 || b.ndim() != 2 || a.shape(1) != b.shape(0) || b.shape(0) == 0 || b.shape(1) == 0) {
-          throw std::invalid_argument("a must be [rows, depth] and b [depth, columns], depth and columns positive");
-        }
-        if (bias && (bias->ndim() != 1 || bias->shape(0) != b.shape(1))) {
-          throw std::invalid_argument("bias must be [columns]");
-        }
-        const PackedBf16Weights weights(b.data(), b.shape(0), b.shape(1), bias ? bias->data() : nullptr);
-        py::array_t<float> out({a.shape(0), b.shape(1)});
-        const float* x = a.data();
-        float* result = out.mutable_data();
-        const int64_t rows = a.shape(0);
-        without_gil([&] {
-          std::vector<uint32_t> scratch(matmul_bf16_scratch_words(weights.shape()));
-          (portable ? matmul_bf16_rows_portable : matmul_bf16_rows)(weights, x, 0, rows, result, scratch.data());
-        });
-        return out;
+      [](const FloatArray& a, const FloatArray& b, const std::optional<FloatArray>& bias, bool portable) {
+        return packed_gemm<PackedBf16Weights, uint32_t>(a, b, bias, matmul_bf16_scratch_words,
+                                                        portable ? matmul_bf16_rows_portable : matmul_bf16_rows);
       },
       py::arg("a"), py::arg("b"), py::arg("bias") = py::none(), py::arg("portable") = false,
       "a · b + bias with a and b rounded to bf16 (to nearest even) and fp32 sums; portable=True runs the\n"
       "plain-loop fallback instead of AVX512-BF16 (which runs only where the CPU has it).");
   testing.def(
-      "matmul_bf16_seconds",
-      [](py::array_t<float, py::array::c_style | py::array::forcecast> a,
-         py::array_t<float, py::array::c_style | py::array::forcecast> b, int64_t repeats, int64_t threads) {
+      "matmul_int8_token",
+      [](const FloatArray& a, const FloatArray& b, const std::optional<FloatArray>& bias, bool portable) {
+        return packed_gemm<PackedInt8Weights, uint8_t>(a, b, bias, matmul_int8_scratch_bytes,
+                                                       portable ? matmul_int8_rows_portable : matmul_int8_rows);
+      },
+      py::arg("a"), py::arg("b"), py::arg("bias") = py::none(), py::arg("portable") = false,
+      "a · b + bias with each row of a and each column of b quantized to symmetric int8 (absmax / 127,\n"
+      "to nearest even) and exact int32 sums; portable=True runs the plain-loop fallback instead of\n"
+      "AVX512-VNNI (which runs only where the CPU has it).");
+  testing.def(
+      "matmul_seconds",
+      [](const FloatArray& a, const FloatArray& b, int64_t repeats, int64_t threads, const std::string& kernel) {
         if (a.ndim() != 2 || b.ndim() != 2 || a.shape(1) != b.shape(0) || repeats < 1 || threads < 1) {
           throw std::invalid_argument("a [rows, depth], b [depth, columns], repeats and threads positive");
         }
-        const PackedBf16Weights weights(b.data(), b.shape(0), b.shape(1), nullptr);
-        const int64_t rows = a.shape(0);
-        std::vector<float> out(static_cast<size_t>(rows * b.shape(1)));
-        const float* x = a.data();
-        double seconds = 0.0;
-        without_gil([&] {
-          const auto start = std::chrono::steady_clock::now();
-          std::vector<std::thread> workers;
-          for (int64_t t = 0; t < threads; ++t) {
-            // Thread t takes whole row chunks t, t + threads, ... as ParallelFor would hand them out.
-            workers.emplace_back([&, t] {
-              std::vector<uint32_t> scratch(matmul_bf16_scratch_words(weights.shape()));
-              for (int64_t r = 0; r < repeats; ++r) {
-                for (int64_t first = t * kBf16RowChunk; first < rows; first += threads * kBf16RowChunk) {
-                  matmul_bf16_rows(weights, x, first, std::min(rows, first + kBf16RowChunk), out.data(), scratch.data());
-                }
-              }
-            });
-          }
-          for (std::thread& w : workers) w.join();
-          seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeats;
-        });
-        return seconds;
+        if (kernel == "bf16") {
+          const PackedBf16Weights weights(b.data(), b.shape(0), b.shape(1), nullptr);
+          return gemm_seconds<uint32_t>(a, weights, matmul_bf16_scratch_words(weights.shape()), kBf16RowChunk,
+                                        matmul_bf16_rows, repeats, threads);
+        }
+        if (kernel == "int8_token") {
+          const PackedInt8Weights weights(b.data(), b.shape(0), b.shape(1), nullptr);
+          return gemm_seconds<uint8_t>(a, weights, matmul_int8_scratch_bytes(weights.shape()), kInt8RowChunk,
+                                       matmul_int8_rows, repeats, threads);
+        }
+        throw std::invalid_argument("kernel must be 'bf16' or 'int8_token', got '" + kernel + "'");
       },
-      py::arg("a"), py::arg("b"), py::arg("repeats"), py::arg("threads") = 1,
-      "Seconds per a · b on the packed bf16 kernel (B packed once, not timed), THREADS threads taking\n"
-      "row chunks, REPEATS calls without a barrier between them: the kernel's rate alone.");
+      py::arg("a"), py::arg("b"), py::arg("repeats"), py::arg("threads") = 1, py::arg("kernel") = "bf16",
+      "Seconds per a · b on crossrank's packed KERNEL ('bf16' or 'int8_token'; B packed once, not timed),\n"
+      "THREADS threads taking row chunks, REPEATS calls without a barrier between them: the kernel's rate alone.");
   testing.def("round_to_bf16", [](float value) { return round_to_bf16(value); }, py::arg("value"),
               "The bf16 bits of value, rounded as vcvtne2ps2bf16 does.");
 }

@@ -20,6 +20,16 @@ bool avx512_bf16_available() {
 #endif
 }
 
+bool avx512_vnni_available() {
+#if defined(CROSSRANK_AVX512_VNNI)
+  static const bool available = avx512_available() && __builtin_cpu_supports("avx512vnni") &&
+                                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+  return available;
+#else
+  return false;
+#endif
+}
+
 const char* kernel_set() { return avx512_available() ? "avx512" : "portable"; }
 
 }  // namespace crossrank

@@ -1,5 +1,7 @@
 #include "kernels/matmul_bf16_avx512.h"
 
+#include "kernels/register_tiles.h"
+
 // Compiled with AVX512-BF16 enabled: no standard-library templates here (self_attention_avx512.cc).
 #if defined(CROSSRANK_AVX512_BF16)
 #include <immintrin.h>
@@ -9,9 +11,6 @@ namespace crossrank::avx512 {
 
 #if defined(CROSSRANK_AVX512_BF16)
 namespace {
-
-constexpr int kTileRows = 8;    // rows of a register tile
-constexpr int kTilePanels = 2;  // 16-column panels of a register tile: 8 x 2 accumulators
 
 inline __mmask16 first_lanes(int64_t n) {
   return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n > 0 ? n : 0)) - 1);
@@ -36,6 +35,14 @@ void round_rows(const float* a, int64_t depth, int64_t rows, int64_t pairs, uint
   }
 }
 
+// acc + the products of a's and b's bf16 pairs (vdpbf16ps). Written as inline assembly: with the
+// intrinsic, GCC 12 copied accumulators between registers on every depth step (as in
+// matmul_int8_avx512.cc, where that halved the rate).
+inline __m512 dot_accumulate(__m512 acc, __m512bh a, __m512bh b) {
+  asm("vdpbf16ps %2, %1, %0" : "+v"(acc) : "v"(a), "v"(b));
+  return acc;
+}
+
 struct Tile {
   const uint32_t* a;       // the tile's first row of bf16 pairs
   int64_t pairs;           // words per row of a, packed words per panel / 32
@@ -48,7 +55,12 @@ struct Tile {
 
 // R rows x P panels of C: per depth pair, P panel loads, R broadcasts of an A pair, R x P vdpbf16ps.
 template <int R, int P>
-void tile(const Tile& t) {
+struct TileKernel {
+  static void run(const Tile& t);
+};
+
+template <int R, int P>
+void TileKernel<R, P>::run(const Tile& t) {
   __m512 acc[R][P];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
@@ -64,7 +76,7 @@ void tile(const Tile& t) {
     for (int r = 0; r < R; ++r) {
       const __m512bh x = (__m512bh)_mm512_set1_epi32(static_cast<int>(t.a[r * t.pairs + k]));
 #pragma GCC unroll 2
-      for (int p = 0; p < P; ++p) acc[r][p] = _mm512_dpbf16_ps(acc[r][p], x, b[p]);
+      for (int p = 0; p < P; ++p) acc[r][p] = dot_accumulate(acc[r][p], x, b[p]);
     }
   }
 #pragma GCC unroll 2
@@ -76,39 +88,16 @@ void tile(const Tile& t) {
   }
 }
 
-using TileFunction = void (*)(const Tile&);
-
-template <int P>
-TileFunction tile_for(int64_t rows) {
-  switch (rows) {
-    case 1: return tile<1, P>;
-    case 2: return tile<2, P>;
-    case 3: return tile<3, P>;
-    case 4: return tile<4, P>;
-    case 5: return tile<5, P>;
-    case 6: return tile<6, P>;
-    case 7: return tile<7, P>;
-    default: return tile<8, P>;
-  }
-}
-
 }  // namespace
 
 void matmul_bf16(const MatMulShape& shape, const uint16_t* panels, const float* bias, const float* a, int64_t rows,
                  float* c, uint32_t* a_pairs) {
   const int64_t pairs = shape.pairs(), panel_count = shape.panels();
   round_rows(a, shape.depth, rows, pairs, a_pairs);
-  // Panel pairs outside, row tiles inside: the panels (pairs x 128 bytes) stay in L2 for the
-  // chunk's row tiles, each tile's A rows (8 x pairs words) in L1.
-  for (int64_t panel = 0; panel < panel_count; panel += kTilePanels) {
-    const bool both = panel + 1 < panel_count;
-    for (int64_t row = 0; row < rows; row += kTileRows) {
-      const int64_t tile_rows = rows - row < kTileRows ? rows - row : kTileRows;
-      const Tile t{a_pairs + row * pairs, pairs, panels + panel * pairs * 32, bias + panel * 16,
-                   c + row * shape.columns + panel * 16, shape.columns, shape.columns - panel * 16};
-      (both ? tile_for<2>(tile_rows) : tile_for<1>(tile_rows))(t);
-    }
-  }
+  for_each_tile<TileKernel>(rows, panel_count, [&](int64_t row, int64_t panel) {
+    return Tile{a_pairs + row * pairs, pairs, panels + panel * pairs * 32, bias + panel * 16,
+                c + row * shape.columns + panel * 16, shape.columns, shape.columns - panel * 16};
+  });
 }
 
 #else

@@ -23,12 +23,13 @@ struct LayerNormShape {
   int64_t width = 0;  // the normalized (last) axis
 };
 
-// C[rows, columns] = A[rows, depth] · B[depth, columns] (matmul_bf16.h).
+// C[rows, columns] = A[rows, depth] · B[depth, columns] (matmul_bf16.h, matmul_int8.h).
 struct MatMulShape {
   int64_t depth = 0;    // K: A's columns, B's rows
   int64_t columns = 0;  // N: B's and C's columns
 
   int64_t pairs() const { return (depth + 1) / 2; }        // bf16 pairs along depth (odd: zero-padded)
+  int64_t quads() const { return (depth + 3) / 4; }        // int8 quads along depth (zero-padded)
   int64_t panels() const { return (columns + 15) / 16; }  // 16-column panels of packed B
 };
 

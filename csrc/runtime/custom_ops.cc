@@ -7,7 +7,7 @@
 #include "kernels/layer_norm.h"
 #include "kernels/self_attention.h"
 #include "runtime/guarded.h"
-#include "runtime/matmul_bf16_op.h"
+#include "runtime/weight_matmul_ops.h"
 
 namespace crossrank {
 namespace {
@@ -186,6 +186,7 @@ void add_crossrank_ops(Ort::SessionOptions& options) {
     d->Add(new GeluOp());
     d->Add(new AddLayerNormOp());
     d->Add(make_matmul_bf16_op());
+    d->Add(make_matmul_int8_token_op());
     return d;
   }();
   options.Add(*domain);

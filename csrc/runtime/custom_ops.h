@@ -9,8 +9,9 @@
 // AddLayerNorm(x, residual: float [..., width], gamma, beta: float [width]) -> float [..., width];
 //   attribute epsilon. LayerNormalization(x + residual) over the last axis (layer_norm.h), for
 //   an Add feeding only a LayerNormalization.
-// MatMulBf16(a, b, bias?) -> float: bf16 products, fp32 sums (runtime/matmul_bf16_op.h), for the
-//   bf16 rung's MatMuls with constant weights.
+// MatMulBf16(a, b, bias?) -> float: bf16 products, fp32 sums; MatMulInt8Token(a, b, bias?) -> float:
+//   int8 with a scale per row of a and per column of b (runtime/weight_matmul_ops.h), for the bf16
+//   and int8_token rungs' MatMuls with constant weights.
 #pragma once
 
 #include <onnxruntime_cxx_api.h>
