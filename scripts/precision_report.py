@@ -62,7 +62,7 @@ def _measure(bundle: Path, graphs: dict[str, Path], data: list[Path], queries: i
         ref = score_pools(make_scorer(bundle, bundle / FP32_FILE, precision="fp32"), pools)
         out[folder.name] = {}
         for name, path in graphs.items():
-            precision = name.split()[0]  # "int8 (...)", "int8_static ...", "bf16"
+            precision = name.split()[0]  # "int8 (...)", "int8_static ...", "int8_token", "bf16"
             scores = score_pools(make_scorer(bundle, path, precision=precision), pools)
             m = compare(ref, scores, pools, qrels=qrels)
             out[folder.name][name] = m
@@ -118,8 +118,9 @@ def main() -> int:
     b = Bundle.load(args.bundle)
     graphs = {f"int8 ({report['gate']['chosen']})": b.model_file("int8"),
               f"int8_static ({report['int8_static']['chosen']})": b.model_file("int8_static")}
-    if "bf16" in b.available_precisions() and runs_here("bf16"):
-        graphs["bf16"] = b.model_file("bf16")
+    for rung in ("int8_token", "bf16"):  # the kernel rungs, where the bundle has them and this CPU runs them
+        if rung in b.available_precisions() and runs_here(rung):
+            graphs[rung] = b.model_file(rung)
     methods = [m for m in args.methods.split(",") if m]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable, Sequence
 TRUNCATIONS = ("only_second", "longest_first")
 ACTIVATIONS = ("sigmoid", "softmax", "none")
 # The precision rungs, fastest first: static int8 (activation scales calibrated at export), int8 with
-# dynamic activation scales (possibly mixed with fp32 operator groups by the quality gate), bf16
-# (bf16 products, fp32 sums: crossrank's GEMM, only on CPUs with AVX512-BF16), fp32.
-PRECISIONS = ("int8_static", "int8", "bf16", "fp32")
+# a scale per token (crossrank's GEMM, only on CPUs with AVX512-VNNI), int8 with dynamic activation
+# scales (possibly mixed with fp32 operator groups by the quality gate), bf16 (bf16 products, fp32
+# sums: crossrank's GEMM, only on CPUs with AVX512-BF16), fp32.
+PRECISIONS = ("int8_static", "int8_token", "int8", "bf16", "fp32")
 # Rungs whose scores depend on a pair's batch mates (dynamic int8 takes each activation's scale over
 # the whole batch); the others score a pair the same alone or in any batch.
 BATCH_DEPENDENT_PRECISIONS = ("int8",)

@@ -8,6 +8,8 @@ A bundle folder holds::
     model.onnx               fp32 graph (FP32_FILE)
     model.int8.onnx          int8 graph, dynamic activation scales (INT8_FILE)
     model.int8_static.onnx   int8 graph, static activation scales (INT8_STATIC_FILE; optional)
+    model.int8_token.engine.onnx  int8 graph, a scale per token (INT8_TOKEN_FILE; optional): MatMuls on
+                             crossrank's int8 GEMM, so only crossrank's engine runs it, on CPUs with AVX512-VNNI
     model.bf16.engine.onnx   bf16 graph (BF16_FILE; optional): MatMuls on crossrank's bf16 GEMM, so
                              only crossrank's engine runs it, on CPUs with AVX512-BF16
     model*.engine.onnx       the same graphs on crossrank's kernels (ENGINE_FILES)
@@ -40,12 +42,19 @@ MANIFEST_FILE = "crossrank.json"
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 INT8_STATIC_FILE = "model.int8_static.onnx"
+INT8_TOKEN_FILE = "model.int8_token.engine.onnx"
 BF16_FILE = "model.bf16.engine.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 REPORT_FILE = "report.json"
-MODEL_FILES = {"fp32": FP32_FILE, "int8": INT8_FILE, "int8_static": INT8_STATIC_FILE, "bf16": BF16_FILE}
-# Rungs only some CPUs run: {precision: what the CPU needs}; _native.BF16_KERNELS says whether this one does.
-CPU_BOUND_PRECISIONS = {"bf16": "AVX512-BF16 (AMD Zen 4 and later, Intel Cooper Lake, Sapphire Rapids and later)"}
+MODEL_FILES = {"fp32": FP32_FILE, "int8": INT8_FILE, "int8_static": INT8_STATIC_FILE, "int8_token": INT8_TOKEN_FILE,
+               "bf16": BF16_FILE}
+# Rungs only some CPUs run (they run on crossrank's own GEMMs): {precision: what the CPU needs}.
+CPU_BOUND_PRECISIONS = {
+    "int8_token": "AVX512-VNNI (Intel Cascade Lake and later, AMD Zen 4 and later)",
+    "bf16": "AVX512-BF16 (AMD Zen 4 and later, Intel Cooper Lake, Sapphire Rapids and later)",
+}
+# The _native flag that says whether this build and CPU run each of them.
+_KERNEL_FLAGS = {"int8_token": "INT8_TOKEN_KERNELS", "bf16": "BF16_KERNELS"}
 # Graphs with attention, GELU and LayerNorm on crossrank's kernels (crossrank.export.engine_graph).
 ENGINE_FILES = {"fp32": "model.engine.onnx", "int8": "model.int8.engine.onnx",
                 "int8_static": "model.int8_static.engine.onnx"}
@@ -110,10 +119,10 @@ class Bundle:
         graph (the kernels' portable fallbacks are slower than ONNX Runtime's own).
 
         Raises:
-            ValueError: PRECISION is "bf16" and this CPU has no AVX512-BF16 (naming the bundle's other rungs).
+            ValueError: PRECISION is a CPU_BOUND_PRECISIONS rung this CPU cannot run (naming the bundle's other rungs).
         """
         if precision in CPU_BOUND_PRECISIONS and not runs_here(precision):
-            others = [p for p in self.available_precisions() if p not in CPU_BOUND_PRECISIONS]
+            others = [p for p in self.available_precisions() if runs_here(p)]
             raise ValueError(
                 f"precision={precision!r} needs a CPU with {CPU_BOUND_PRECISIONS[precision]}, and this one has none; "
                 f"use one of {', '.join(map(repr, others)) or 'none'} (what bundle {self.path} also has)")
@@ -127,14 +136,14 @@ class Bundle:
         return [p for p in PRECISIONS if p in self.model_files and self.model_files[p].is_file()]
 
     def precision_here(self) -> str:
-        """default_precision, unless this CPU cannot run it (bf16 without AVX512-BF16): then the
-        fastest other rung the export's gate passed (precision_rungs), else fp32, with a RuntimeWarning."""
+        """default_precision, unless this CPU cannot run it (bf16 without AVX512-BF16, int8_token without
+        AVX512-VNNI): then the fastest other rung the export's gate passed (precision_rungs), else fp32, with a RuntimeWarning."""
         chosen = self.default_precision
         if chosen not in CPU_BOUND_PRECISIONS or runs_here(chosen):
             return chosen
         rungs = {p: r for p, r in (self.manifest.get("precision_rungs") or {}).items() if isinstance(r, dict)}
         speedups = {p: rungs[p].get("speedup_vs_fp32") or 0.0 for p in self.available_precisions()
-                    if p not in CPU_BOUND_PRECISIONS and p in rungs and rungs[p].get("passed")}
+                    if runs_here(p) and p in rungs and rungs[p].get("passed")}
         fallback = max(speedups, key=speedups.get) if max(speedups.values(), default=0.0) > 1.0 else "fp32"
         warnings.warn(f"bundle {self.path}: its default precision {chosen!r} needs {CPU_BOUND_PRECISIONS[chosen]}, "
                       f"which this CPU lacks; using {fallback!r} (pass precision= to choose)", RuntimeWarning,
@@ -312,7 +321,7 @@ def checksums_wanted(verify: bool | None) -> bool:
 
 def runs_here(precision: str) -> bool:
     """Whether this CPU runs PRECISION (False only for a CPU_BOUND_PRECISIONS rung it lacks the instructions of)."""
-    return precision not in CPU_BOUND_PRECISIONS or bool(_native.BF16_KERNELS)
+    return precision not in CPU_BOUND_PRECISIONS or bool(getattr(_native, _KERNEL_FLAGS[precision]))
 
 
 def is_bundle(path: str | os.PathLike[str]) -> bool:

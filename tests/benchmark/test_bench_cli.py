@@ -65,6 +65,19 @@ def test_bench_skips_a_peer_that_cannot_load_and_says_why(tiny_bundle, monkeypat
     assert len(_rows(printed, "crossrank-int8")) == 1
 
 
+def test_bench_skips_a_rung_the_cpu_lacks_and_times_the_kernel_rungs(tiny_bundle, monkeypatch, capsys):
+    from crossrank import _native
+
+    monkeypatch.setattr(_native, "BF16_KERNELS", False)
+    code = cli.main(["bench", "--model", str(tiny_bundle), "--pools", "2", "--repeats", "1",
+                     "--compare", "crossrank-bf16,crossrank-int8-token,crossrank-int8"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "crossrank-bf16: skipped, bf16 needs AVX512-BF16" in printed and not _rows(printed, "crossrank-bf16")
+    assert len(_rows(printed, "crossrank-int8-token")) == (1 if _native.INT8_TOKEN_KERNELS else 0)
+    assert len(_rows(printed, "crossrank-int8")) == 1
+
+
 def test_bench_rejects_unknown_engines_and_bad_pools(tiny_bundle, capsys):
     assert cli.main(["bench", "--model", str(tiny_bundle), "--engines", "nope"]) == 2
     assert "unknown engine" in capsys.readouterr().err

@@ -111,8 +111,8 @@ def test_older_bundles_read_the_rows_from_the_graph(bundle):
 
 def test_embedding_rows_from_every_graph_and_none_for_other_files(tiny_bundle, tmp_path):
     graphs = sorted(Path(tiny_bundle).glob("*.onnx"))
-    # 3 rungs with 2 graphs each, and the bf16 rung's one where the CPU has AVX512-BF16
-    count = 7 if _native.BF16_KERNELS else 6
+    # 3 rungs with 2 graphs each, and each kernel rung's one where the CPU has its instructions
+    count = 6 + bool(_native.BF16_KERNELS) + bool(_native.INT8_TOKEN_KERNELS)
     assert len(graphs) == count and [embedding_rows(g) for g in graphs] == [30522] * count
     garbage = tmp_path / "garbage.onnx"
     for data in (b"", b"\x00garbage" * 100, b"\xff" * 64, (Path(tiny_bundle) / "model.onnx").read_bytes()[:5000]):

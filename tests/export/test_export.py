@@ -85,15 +85,14 @@ def test_bundle_layout_and_manifest(any_bundle):
         expected.append("report.json")
     if "int8_static" in m["files"]:  # made with the fidelity pools (older default bundles lack it)
         expected.append("model.int8_static.onnx")
-    if "bf16" in m["files"]:  # made with the fidelity pools on CPUs with AVX512-BF16 (test_bf16.py)
-        expected.append("model.bf16.engine.onnx")
+    kernel_rungs = {r: f"model.{r}.engine.onnx" for r in ("int8_token", "bf16") if r in m["files"]}
+    expected += kernel_rungs.values()  # made on CPUs with their instructions (test_kernel_rungs.py)
     expected += list(m.get("engine_files", {}).values())  # checked in test_attention.py
     assert files == sorted(expected)
     assert m["format_version"] == 1
     static = {"int8_static": "model.int8_static.onnx"} if "int8_static" in m["files"] else {}
-    bf16 = {"bf16": "model.bf16.engine.onnx"} if "bf16" in m["files"] else {}
     assert m["files"] == {"fp32": "model.onnx", "int8": "model.int8.onnx", "tokenizer": "tokenizer.json", **static,
-                          **bf16}
+                          **kernel_rungs}
     # the quality gate decides: the fastest rung that passed (gate off: int8, report only)
     gate = (m.get("fidelity") or {}).get("gate") or {"decision": "off"}
     if gate["decision"] == "off":

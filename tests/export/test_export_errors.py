@@ -43,9 +43,10 @@ def test_folder_with_only_vocab_txt_gets_a_tokenizer_json(export_module, tiny_mo
     (src / "tokenizer.json").unlink()
     out = export_module.export_bundle(src, tmp_path / "bundle", max_length=2048)
     err = capsys.readouterr().err
-    for step in ("[1/10] ONNX export (optimum) … ", "[2/10] transformer fusions", "[3/10] dynamic int8",
-                 "[4/10] check against PyTorch", "[5/10] fidelity report", "[6/10] quality gate",
-                 "[7/10] static int8", "[8/10] engine graphs", "[9/10] bf16 rung", "[10/10] precision rungs", "quality gate: ",
+    for step in ("[1/11] ONNX export (optimum) … ", "[2/11] transformer fusions", "[3/11] dynamic int8",
+                 "[4/11] check against PyTorch", "[5/11] fidelity report", "[6/11] quality gate",
+                 "[7/11] static int8", "[8/11] engine graphs", "[9/11] int8_token rung", "[10/11] bf16 rung",
+                 "[11/11] precision rungs", "quality gate: ",
                  "rung int8_static", "default precision: "):
         assert step in err, err
     m = _manifest(out)
@@ -141,7 +142,7 @@ def test_cli_exports_a_bundle(tiny_model_dir, tmp_path, capsys):
 
     assert main(["export", str(tiny_model_dir), "--out", str(tmp_path / "b"), "--max-length", "64"]) == 0
     out, err = capsys.readouterr()
-    assert "[1/10] ONNX export (optimum)" in err and "wrote" in out and "fused: Attention" in out
+    assert "[1/11] ONNX export (optimum)" in err and "wrote" in out and "fused: Attention" in out
     assert "top10" in err and "int8 per-channel" in err  # the fidelity table
     assert "quality gate: " in out and "default precision: " in out and "precision rungs" in out
     assert _manifest(tmp_path / "b")["max_length"] == 64

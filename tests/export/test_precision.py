@@ -33,7 +33,8 @@ def test_tiny_bundle_has_every_rung_and_the_report_says_why(tiny_bundle):
     assert "model.int8_static.onnx" in m["checksums_sha256"]
     assert r["gated_on"] == ["builtin", "web"] and set(r["pool_sets"]) == {"builtin", "web"}
     rungs = r["rungs"]
-    assert rungs["order"] == ["int8_static", "int8", *(["bf16"] if _native.BF16_KERNELS else []), "fp32"]
+    assert rungs["order"] == ["int8_static", *(["int8_token"] if _native.INT8_TOKEN_KERNELS else []), "int8",
+                              *(["bf16"] if _native.BF16_KERNELS else []), "fp32"]
     for name, rung in rungs["rungs"].items():
         assert rung["seconds"] > 0 and isinstance(rung["passed"], bool), name
     assert rungs["chosen"] == m["default_precision"] == m["precision_rungs_chosen"]
@@ -102,12 +103,13 @@ def test_a_bundle_without_the_static_rung(tiny_bundle, tmp_path):
     from crossrank.reranker import Reranker
 
     old = _without_static(tiny_bundle, tmp_path / "old")
-    has = "int8, bf16, fp32" if _native.BF16_KERNELS else "int8, fp32"
+    has = ", ".join(["int8_token"] * bool(_native.INT8_TOKEN_KERNELS) + ["int8"] + ["bf16"] * bool(_native.BF16_KERNELS)
+                    + ["fp32"])
     with pytest.raises(FileNotFoundError, match=rf"has no int8_static model .*lists no files.int8_static.*it has {has}"):
         Bundle.load(old).model_file("int8_static")
     with pytest.raises(FileNotFoundError, match="int8_static"):
         Reranker(old, precision="int8_static")
-    with pytest.raises(ValueError, match="precision must be one of 'int8_static', 'int8', 'bf16', 'fp32'"):
+    with pytest.raises(ValueError, match="precision must be one of 'int8_static', 'int8_token', 'int8', 'bf16', 'fp32'"):
         Reranker(old, precision="fp16")
 
 
@@ -121,8 +123,9 @@ def test_rung_step_times_only_the_rungs_a_bundle_has(tiny_bundle, tmp_path):
     report["int8_static"]["passed"] = True  # it would pass, but the file is gone
     report["gate"]["passed"] = True
     table = rung_step(old, manifest, report, pool_sets(None, None, 10), True)
-    assert set(table["rungs"]) == {"int8", "fp32"} | ({"bf16"} if _native.BF16_KERNELS else set())
-    assert table["chosen"] == manifest["default_precision"] in ("int8", "bf16", "fp32")
+    kernel_rungs = {p for p, ok in (("int8_token", _native.INT8_TOKEN_KERNELS), ("bf16", _native.BF16_KERNELS)) if ok}
+    assert set(table["rungs"]) == {"int8", "fp32"} | kernel_rungs
+    assert table["chosen"] == manifest["default_precision"] in ("int8", "int8_token", "bf16", "fp32")
 
 
 def test_choose_rung_fastest_passing():
@@ -237,6 +240,20 @@ def test_distilled_bf16_against_fp32(distilled_bundle):
         assert m["max_abs_score_diff"] <= 0.05, (domain, m)
     fp32 = _scores(distilled_bundle, "fp32", PAIRS_NO_LONG)
     assert np.abs(_scores(distilled_bundle, "bf16", PAIRS_NO_LONG) - fp32).max() <= 0.05
+
+
+@pytest.mark.skipif(not _native.INT8_TOKEN_KERNELS, reason="this CPU has no AVX512-VNNI")
+def test_distilled_int8_token_against_fp32(distilled_bundle):
+    """Stated tolerance for int8_token on a trained model, vs fp32 on both built-in domains, with every
+    MatMul int8 (nothing kept fp32, nothing calibrated): top-10 overlap >= 0.95 (the gate's bar for a
+    default), Kendall tau >= 0.93; and its scores do not depend on batch mates."""
+    r = json.loads((distilled_bundle / "report.json").read_text(encoding="utf-8"))
+    assert r["int8_token"]["ops"] == {"MatMulInt8Token": 24, "with_bias": 24, "MatMul_left": 0}
+    for domain, m in r["int8_token"]["metrics"].items():
+        assert m["top10_overlap"] >= 0.95 and m["kendall_tau"] >= 0.93, (domain, m)
+    alone = _scores(distilled_bundle, "int8_token", PAIRS, max_batch_size=1)
+    batched = _scores(distilled_bundle, "int8_token", PAIRS[::-1], max_batch_size=64)[::-1]
+    assert np.abs(alone - batched).max() <= 1e-6
 
 
 def test_distilled_smoothing_and_split_leave_fp32_scores_unchanged(distilled_bundle, tmp_path):

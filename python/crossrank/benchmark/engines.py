@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
-from crossrank.bundle import Bundle
+from crossrank.bundle import CPU_BOUND_PRECISIONS, Bundle, runs_here
 from crossrank.reranker import Reranker, TruncationWarning
 
 ScoreFn = Callable[[str, list[str]], object]
@@ -55,8 +55,21 @@ def padding_share(lengths: list[int], batch_size: int, order: list[int] | None =
     return 1.0 - sum(ordered) / executed if executed else 0.0
 
 
+class RungUnavailable(RuntimeError):
+    """The bundle has no graph for the engine's precision, or this CPU cannot run it (the message says which)."""
+
+
 def crossrank_engine(bundle: Bundle, precision: str, threads: int) -> Engine:
-    """This package's Reranker on BUNDLE at PRECISION; it reports its own padding."""
+    """This package's Reranker on BUNDLE at PRECISION; it reports its own padding.
+
+    Raises:
+        RungUnavailable: the bundle has no PRECISION, or this CPU lacks its instructions (the
+            benchmark skips the engine and says why).
+    """
+    if precision not in bundle.available_precisions():
+        raise RungUnavailable(f"bundle {bundle.path} has no {precision} rung")
+    if not runs_here(precision):
+        raise RungUnavailable(f"{precision} needs {CPU_BOUND_PRECISIONS[precision]}, which this CPU lacks")
     reranker = Reranker(bundle, precision=precision, threads=threads)
 
     def score(query: str, docs: list[str]) -> object:
@@ -100,6 +113,8 @@ OWN_ENGINES: dict[str, EngineFactory] = {
     "crossrank-int8": lambda b, t: crossrank_engine(b, "int8", t),
     "crossrank-fp32": lambda b, t: crossrank_engine(b, "fp32", t),
     "crossrank-int8-static": lambda b, t: crossrank_engine(b, "int8_static", t),
+    "crossrank-int8-token": lambda b, t: crossrank_engine(b, "int8_token", t),
+    "crossrank-bf16": lambda b, t: crossrank_engine(b, "bf16", t),
     "ort-naive-int8": lambda b, t: ort_naive_engine(b, "int8", t),
     "ort-naive-fp32": lambda b, t: ort_naive_engine(b, "fp32", t),
 }

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from crossrank._system import physical_core_count
-from crossrank.benchmark.engines import Engine
+from crossrank.benchmark.engines import Engine, RungUnavailable
 from crossrank.benchmark.flops import EncoderShape, bundle_shape, pair_lengths
 from crossrank.benchmark.gemm_rate import Int8GemmProbe
 from crossrank.benchmark.registry import ENGINES, expand_engines, is_peer
@@ -158,6 +158,9 @@ def _load_engine(name: str, bundle: Bundle, threads: int, log: Log) -> Engine | 
         return ENGINES[name](bundle, threads)
     except ImportError as error:
         log(f"{name}: skipped, a package is missing ({error})")
+        return None
+    except RungUnavailable as error:
+        log(f"{name}: skipped, {error}")
         return None
     except Exception as error:  # noqa: BLE001
         if not is_peer(name):

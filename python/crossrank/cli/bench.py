@@ -24,9 +24,10 @@ def add_parser(commands) -> None:
     parser.add_argument("--pools", type=positive_int_list("pool sizes"), default=[10, 50, 100, 200, 500, 1000])
     parser.add_argument("--compare", "--engines", dest="engines", metavar="ENGINES",
                         default="crossrank-int8,crossrank-fp32,ort-naive-int8,ort-naive-fp32",
-                        help="comma-separated engines: crossrank-int8, crossrank-fp32, crossrank-int8-static, ort-naive-int8, "
+                        help="comma-separated engines: crossrank-int8, crossrank-fp32, crossrank-int8-static, "
+                             "crossrank-int8-token, crossrank-bf16, ort-naive-int8, "
                              "ort-naive-fp32, st-torch, st-onnx-int8, flashrank, fastembed; groups: "
-                             "crossrank, ort-naive, peers, all. Peers that cannot load are skipped")
+                             "crossrank, ort-naive, peers, all. Peers that cannot load, and rungs the bundle or CPU lacks, are skipped")
     parser.add_argument("--profile", default="msmarco", choices=list(workloads.WORKLOADS),
                         help="passages: msmarco-like or long prose (offline), or TREC DL 2020 BM25 pools (--data)")
     parser.add_argument("--data", type=Path, default=None, help="TREC DL 2020 folder for --profile trec-dl")

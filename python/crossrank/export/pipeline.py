@@ -32,7 +32,7 @@ from crossrank.bundle import (
     write_json,
     write_manifest,
 )
-from crossrank.export.bf16_rung import bf16_step
+from crossrank.export.kernel_rungs import KERNEL_RUNGS, kernel_rung_step
 from crossrank.export.fidelity import format_report
 from crossrank.export.onnx_steps import (
     count_ops,
@@ -113,7 +113,8 @@ class ExportOptions:
 
     @property
     def step_count(self) -> int:
-        return (5 if self.verify else 4) + (5 if self.fidelity else 0)
+        # fidelity: report, gate, static int8, one step per kernel rung, the rung timing
+        return (5 if self.verify else 4) + (4 + len(KERNEL_RUNGS) if self.fidelity else 0)
 
 
 @dataclass
@@ -276,9 +277,10 @@ def _write_bundle(folder: Path, source: SourceModel, options: ExportOptions, thr
     _engine_graph_step(folder, manifest, source, steps)
     if options.fidelity:
         write_manifest(folder, manifest)  # the rungs load the bundle with its engine graphs
-        with steps.step("bf16", "bf16 rung (crossrank's AVX512-BF16 GEMM)"):
-            bf16_step(folder, manifest, report, sets, thresholds, say=steps.say)
-        write_manifest(folder, manifest)
+        for rung in KERNEL_RUNGS:
+            with steps.step(rung.precision, f"{rung.precision} rung ({rung.gemm})"):
+                kernel_rung_step(rung, folder, manifest, report, sets, thresholds, say=steps.say)
+            write_manifest(folder, manifest)
         _rung_step(folder, manifest, report, sets, thresholds, options, steps)
     write_manifest(folder, manifest)
 
@@ -320,9 +322,9 @@ def export_bundle(
     When int8 falls below the thresholds, operator groups are kept in fp32 by measurement
     (mixed precision). Without EVAL_DIR the gate applies to both built-in domains (documentation
     and web passages). Then static int8 (model.int8_static.onnx, scales calibrated on
-    CALIBRATION_DIR or the gate's pools) is measured the same way, and so is bf16 where this CPU
-    has AVX512-BF16 (model.bf16.engine.onnx, crossrank.export.bf16_rung); every rung (int8_static,
-    int8, bf16, fp32) is timed on this machine, and the fastest rung that passes becomes
+    CALIBRATION_DIR or the gate's pools) is measured the same way, and so are the kernel rungs
+    int8_token and bf16 where this CPU has AVX512-VNNI / AVX512-BF16 (crossrank.export.kernel_rungs);
+    every rung (int8_static, int8_token, int8, bf16, fp32) is timed on this machine, and the fastest rung that passes becomes
     default_precision.
     Everything measured goes to report.json (and a summary to crossrank.json under "fidelity"
     and "precision_rungs").

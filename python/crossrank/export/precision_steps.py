@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from crossrank._validation import PRECISIONS
-from crossrank.bundle import FP32_FILE, INT8_STATIC_FILE, TOKENIZER_FILE, runs_here
+from crossrank.bundle import CPU_BOUND_PRECISIONS, FP32_FILE, INT8_STATIC_FILE, TOKENIZER_FILE, runs_here
 from crossrank.export.gate import GateThresholds, PoolSet
 from crossrank.export.onnx_scorer import unsupported_tokenizer
 from crossrank.export.rungs import SPEED_PAIRS, build_static_rung, calibration_source, rung_table
@@ -46,15 +46,15 @@ def rung_step(folder: Path, manifest: dict[str, Any], report: dict[str, Any], se
         report["rungs"] = {"skipped": f"rungs not timed: crossrank's engine cannot read the tokenizer ({reason})"}
         return report["rungs"]
     available = [p for p in PRECISIONS if p in manifest["files"] and (folder / manifest["files"][p]).is_file()
-                 and runs_here(p)]  # bf16 only where the CPU has AVX512-BF16
+                 and runs_here(p)]  # kernel rungs only where the CPU has their instructions
     gate = report["gate"]
     static = report.get("int8_static") or {}
-    bf16 = report.get("bf16") or {}
-    passed = {"fp32": True, "int8": bool(gate.get("passed")), "int8_static": bool(static.get("passed")),
-              "bf16": bool(bf16.get("passed"))}
+    passed = {"fp32": True, "int8": bool(gate.get("passed")), "int8_static": bool(static.get("passed"))}
     agreement = {"int8": next((v["metrics"] for v in report["variants"] if v.get("chosen")), None),
-                 "int8_static": next((v["metrics"] for v in static.get("variants", []) if v.get("chosen")), None),
-                 "bf16": bf16.get("metrics")}
+                 "int8_static": next((v["metrics"] for v in static.get("variants", []) if v.get("chosen")), None)}
+    for p in CPU_BOUND_PRECISIONS:  # the kernel rungs (crossrank.export.kernel_rungs)
+        entry = report.get(p) or {}
+        passed[p], agreement[p] = bool(entry.get("passed")), entry.get("metrics")
     pairs = [(p.query, d) for ps in sets if ps.name in report["gated_on"] for p in ps.pools for d in p.docs]
     table = rung_table(folder, available, passed, agreement, pairs[::max(1, len(pairs) // SPEED_PAIRS)][:SPEED_PAIRS],
                        threads=threads)

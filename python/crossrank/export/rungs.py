@@ -2,8 +2,9 @@
 
 Rungs, fastest first (crossrank._validation.PRECISIONS): ``int8_static`` (activation scales
 calibrated at export, :mod:`crossrank.export.static_int8`), ``int8`` (dynamic activation scales, maybe
-mixed with fp32 groups by :class:`crossrank.export.gate.Gate`), ``bf16`` (CPUs with AVX512-BF16 only,
-:mod:`crossrank.export.bf16_rung`), ``fp32`` (the reference, always acceptable). Each rung's agreement with fp32 is measured on the gate's pool sets and its speed on
+mixed with fp32 groups by :class:`crossrank.export.gate.Gate`), the kernel rungs ``int8_token`` and
+``bf16`` (CPUs with AVX512-VNNI / AVX512-BF16 only, :mod:`crossrank.export.kernel_rungs`), ``fp32``
+(the reference, always acceptable). Each rung's agreement with fp32 is measured on the gate's pool sets and its speed on
 this machine, through crossrank's engine as a Reranker would run it (engine graphs included), on the
 same pairs, the rungs interleaved; the bundle's default is the fastest rung that passes.
 """

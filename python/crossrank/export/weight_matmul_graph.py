@@ -1,18 +1,22 @@
-"""bf16 engine graphs: the fp32 engine graph with every MatMul on a constant weight moved onto
-crossrank's bf16 GEMM (``MatMulBf16``, domain ``ai.crossrank``, ``csrc/runtime/matmul_bf16_op.h``).
+"""Engine graphs of the kernel rungs: the fp32 engine graph with every MatMul on a constant weight
+moved onto one of crossrank's GEMMs (domain ``ai.crossrank``, ``csrc/runtime/weight_matmul_ops.h``):
 
-ONNX Runtime's CPU provider has no bf16 MatMul on x86 (1.32 answers "Could not find an
-implementation for MatMul(13)" for bfloat16 inputs), so the bf16 rung runs crossrank's own kernel:
-weights rounded to bf16 and packed once when the session starts, activations rounded to bf16 on the
-fly, products summed in fp32, output fp32. Everything else (attention core, softmax, GELU,
-LayerNorm, the embeddings, the pooler's and classifier's Gemm, a few rows per pair) stays fp32.
+- ``MatMulBf16`` (the bf16 rung): ONNX Runtime's CPU provider has no bf16 MatMul on x86 (1.32
+  answers "Could not find an implementation for MatMul(13)" for bfloat16 inputs); weights rounded to
+  bf16 and packed once when the session starts, activations rounded on the fly, fp32 sums.
+- ``MatMulInt8Token`` (the int8_token rung): weights int8 per column, packed once; each activation
+  row (token) quantized on the fly with its own scale, so scores do not depend on batch mates; exact
+  int32 sums, dequantized with the bias in the same pass.
+
+Everything else (attention core, softmax, GELU, LayerNorm, the embeddings, the pooler's and
+classifier's Gemm, a few rows per pair) stays fp32.
 
 The rewrite:
 
 - ``MatMul(x, W)`` with W a 2-D float initializer (not overridable by a graph input) becomes
-  ``MatMulBf16(x, W)``; this includes the QKV projection the engine graph splits out of Attention;
+  ``OP(x, W)``; this includes the QKV projection the engine graph splits out of Attention;
 - when the MatMul's output feeds only an ``Add`` of a float initializer of shape ``[N]`` (the
-  dense layer's bias), the two become one ``MatMulBf16(x, W, bias)``.
+  dense layer's bias), the two become one ``OP(x, W, bias)``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from typing import Any
 
 from crossrank.export.engine_graph import DOMAIN
 
-OP = "MatMulBf16"
+BF16_OP = "MatMulBf16"
+INT8_TOKEN_OP = "MatMulInt8Token"
 
 
 def _float_initializers(graph) -> dict[str, list[int]]:
@@ -49,15 +54,16 @@ def _bias_add(node, consumers: dict[str, list], outputs: set[str], constants: di
     return add, other
 
 
-def make_bf16_graph(model) -> tuple[Any, dict[str, int]]:
-    """Return (a copy of MODEL with its constant-weight MatMuls on MatMulBf16, counts).
+def make_weight_matmul_graph(model, op: str) -> tuple[Any, dict[str, int]]:
+    """Return (a copy of MODEL with its constant-weight MatMuls on OP, counts).
 
     Args:
         model: an fp32 ONNX ModelProto (the bundle's fp32 engine graph, or its standard graph).
+        op: BF16_OP or INT8_TOKEN_OP.
 
     Returns:
-        The rewritten copy, and {"MatMulBf16": nodes made, "with_bias": of those with the bias
-        fused, "MatMul_left": MatMuls that stay fp32 (no constant 2-D weight)}.
+        The rewritten copy, and {OP: nodes made, "with_bias": of those with the bias fused,
+        "MatMul_left": MatMuls that stay fp32 (no constant 2-D weight)}.
     """
     import onnx
     from onnx import helper
@@ -71,7 +77,7 @@ def make_bf16_graph(model) -> tuple[Any, dict[str, int]]:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
     nodes, fused_adds = [], set()
-    counts = {OP: 0, "with_bias": 0, "MatMul_left": 0}
+    counts = {op: 0, "with_bias": 0, "MatMul_left": 0}
     for node in graph.node:
         if id(node) in fused_adds:
             continue
@@ -90,24 +96,25 @@ def make_bf16_graph(model) -> tuple[Any, dict[str, int]]:
             inputs.append(bias[1])
             output = bias[0].output[0]
             counts["with_bias"] += 1
-        nodes.append(helper.make_node(OP, inputs, [output], name=(node.name or output) + "/bf16", domain=DOMAIN))
-        counts[OP] += 1
+        nodes.append(helper.make_node(op, inputs, [output], name=f"{node.name or output}/{op}", domain=DOMAIN))
+        counts[op] += 1
     del graph.node[:]
     graph.node.extend(nodes)
-    if counts[OP] and not any(o.domain == DOMAIN for o in model.opset_import):
+    if counts[op] and not any(o.domain == DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
     return model, counts
 
 
-def write_bf16_graph(source: str | Path, target: str | Path) -> dict[str, int]:
-    """Write SOURCE's bf16 graph to TARGET (nothing when SOURCE has no MatMul on a constant weight).
+def write_weight_matmul_graph(source: str | Path, target: str | Path, op: str) -> dict[str, int]:
+    """Write SOURCE with its constant-weight MatMuls on OP to TARGET (nothing when SOURCE has no
+    MatMul on a constant weight).
 
     Returns:
-        make_bf16_graph's counts.
+        make_weight_matmul_graph's counts.
     """
     import onnx
 
-    model, counts = make_bf16_graph(onnx.load(str(source)))
-    if counts[OP]:
+    model, counts = make_weight_matmul_graph(onnx.load(str(source)), op)
+    if counts[op]:
         onnx.save(model, str(target))
     return counts

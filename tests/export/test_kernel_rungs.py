@@ -1,0 +1,211 @@
+"""The kernel rungs (int8_token, bf16): the graph rewrite onto crossrank's GEMMs, each rung in an export,
+its agreement with fp32, and what happens on a CPU without the instructions (mocked: the _native flag
+set to False)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+from crossrank import _native
+from export_cases import PAIRS, read_manifest
+
+PAIRS_NO_LONG = PAIRS[:-1]
+
+
+class Rung(NamedTuple):
+    precision: str
+    flag: str  # the _native attribute that says whether this CPU runs it
+    op: str
+    needs: str  # the instructions, as the errors name them
+    tolerance: float  # max |logit difference| vs fp32 on the tiny model, as a fraction of the largest |logit|
+
+
+# bf16 keeps 8 significant bits (sums stay fp32): 2 %. int8 per token and per column keeps ~7 bits of
+# each, exact int32 sums: 3 %.
+RUNGS = [Rung("int8_token", "INT8_TOKEN_KERNELS", "MatMulInt8Token", "AVX512-VNNI", 0.03),
+         Rung("bf16", "BF16_KERNELS", "MatMulBf16", "AVX512-BF16", 0.02)]
+EACH = pytest.mark.parametrize("rung", RUNGS, ids=[r.precision for r in RUNGS])
+
+
+def _runs(rung: Rung) -> None:
+    if not getattr(_native, rung.flag):
+        pytest.skip(f"this CPU has no {rung.needs}")
+
+
+def _scores(bundle, precision, pairs, **kwargs):
+    from crossrank.reranker import Reranker
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = Reranker(bundle, precision=precision, activation="none", **kwargs)
+        return np.asarray(r.score_pairs(pairs, show_progress=False), dtype=np.float64)
+
+
+def _toy_graph():
+    """x [rows, 8] -> MatMul(W1) + b1 -> MatMul(W2) (no bias) -> MatMul(itself ᵀ) (no constant weight),
+    plus a MatMul whose weight a graph input can override (it must stay fp32)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(size=s).astype(np.float32), n)
+             for n, s in (("W1", (8, 6)), ("b1", (6,)), ("W2", (6, 5)), ("W3", (5, 5)))]
+    nodes = [helper.make_node("MatMul", ["x", "W1"], ["h"], name="m1"),
+             helper.make_node("Add", ["b1", "h"], ["hb"], name="bias1"),
+             helper.make_node("MatMul", ["hb", "W2"], ["y"], name="m2"),
+             helper.make_node("Transpose", ["y"], ["yt"], perm=[1, 0]),
+             helper.make_node("MatMul", ["y", "yt"], ["gram"], name="m3"),
+             helper.make_node("MatMul", ["y", "W3"], ["z"], name="m4")]
+    graph = helper.make_graph(
+        nodes, "toy", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["rows", 8]),
+                       helper.make_tensor_value_info("W3", TensorProto.FLOAT, [5, 5])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("gram", "z")], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@EACH
+def test_rewrite_fuses_bias_and_leaves_what_it_cannot_take(rung):
+    from crossrank.export.engine_graph import DOMAIN
+    from crossrank.export.weight_matmul_graph import make_weight_matmul_graph
+
+    model, op = _toy_graph(), rung.op
+    out, counts = make_weight_matmul_graph(model, op)
+    assert counts == {op: 2, "with_bias": 1, "MatMul_left": 2}
+    ops = [(n.op_type, list(n.input), list(n.output)) for n in out.graph.node]
+    assert ops[0] == (op, ["x", "W1", "b1"], ["hb"])  # MatMul + Add: one node, the Add's output
+    assert ops[1] == (op, ["hb", "W2"], ["y"])
+    assert ("MatMul", ["y", "yt"], ["gram"]) in ops and ("MatMul", ["y", "W3"], ["z"]) in ops
+    assert not any(n.op_type == "Add" for n in out.graph.node)
+    assert any(o.domain == DOMAIN for o in out.opset_import)
+    assert len(model.graph.node) == 6  # the input model is left as it was
+
+
+@EACH
+def test_tiny_bundle_has_the_rung(tiny_bundle, rung):
+    _runs(rung)
+    m = read_manifest(tiny_bundle)
+    r = json.loads((tiny_bundle / "report.json").read_text(encoding="utf-8"))
+    entry, file = r[rung.precision], f"model.{rung.precision}.engine.onnx"
+    assert m["files"][rung.precision] == file == entry["file"] and file in m["checksums_sha256"]
+    assert entry["from"] == "model.engine.onnx" and entry["ops"][rung.op] >= 4  # 2 layers x (out, FFN x 2)
+    assert set(entry["metrics"]) == {"builtin", "web"} and isinstance(entry["passed"], bool)
+    assert rung.precision in r["rungs"]["order"] and r["rungs"]["order"][-1] == "fp32"
+    assert r["rungs"]["rungs"][rung.precision]["agreement"] == entry["metrics"]
+
+
+@EACH
+def test_rung_against_fp32_on_the_tiny_model(tiny_bundle, rung):
+    """Stated tolerance per rung (RUNGS), and the rung is not fp32 in disguise."""
+    _runs(rung)
+    fp32 = _scores(tiny_bundle, "fp32", PAIRS_NO_LONG)
+    diff = np.abs(_scores(tiny_bundle, rung.precision, PAIRS_NO_LONG) - fp32)
+    assert 0 < diff.max() <= rung.tolerance * np.abs(fp32).max()
+
+
+@EACH
+@pytest.mark.parametrize("batch", [4, 64])
+def test_scores_do_not_depend_on_batch_mates(tiny_bundle, rung, batch):
+    _runs(rung)
+    alone = _scores(tiny_bundle, rung.precision, PAIRS, max_batch_size=1)
+    batched = _scores(tiny_bundle, rung.precision, PAIRS[::-1], max_batch_size=batch)[::-1]
+    assert np.abs(alone - batched).max() <= 1e-6
+
+
+@EACH
+def test_reranker_refuses_the_rung_on_a_cpu_without_it(tiny_bundle, monkeypatch, rung):
+    from crossrank.reranker import Reranker
+
+    monkeypatch.setattr(_native, rung.flag, False)
+    with pytest.raises(ValueError, match=rf"precision='{rung.precision}' needs a CPU with {rung.needs}.*use one of "
+                                         rf"'int8_static', .*'int8', .*'fp32'"):
+        Reranker(tiny_bundle, precision=rung.precision)
+
+
+def _with_default(bundle, folder, default, rungs):
+    shutil.copytree(bundle, folder)
+    manifest = read_manifest(folder)
+    manifest.update(default_precision=default, precision_rungs=rungs)
+    (folder / "crossrank.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return folder
+
+
+@EACH
+def test_a_kernel_rung_default_falls_back_where_the_cpu_lacks_it(tiny_bundle, tmp_path, monkeypatch, rung):
+    from crossrank.reranker import Reranker
+
+    rungs = {"int8_static": {"passed": False, "speedup_vs_fp32": 3.0}, "int8": {"passed": True, "speedup_vs_fp32": 2.5},
+             rung.precision: {"passed": True, "speedup_vs_fp32": 2.0}, "fp32": {"passed": True, "speedup_vs_fp32": 1.0}}
+    folder = _with_default(tiny_bundle, tmp_path / "b", rung.precision, rungs)
+    monkeypatch.setattr(_native, rung.flag, False)
+    with pytest.warns(RuntimeWarning, match=f"default precision '{rung.precision}' needs {rung.needs}.*using 'int8'"):
+        assert Reranker(folder).precision == "int8"
+    for other in ("int8", "int8_static"):  # no faster passing rung; then one that passes but is slower than fp32
+        rungs[other].update(passed=other == "int8_static", speedup_vs_fp32=0.9)
+    folder = _with_default(tiny_bundle, tmp_path / "c", rung.precision, rungs)
+    with pytest.warns(RuntimeWarning, match="using 'fp32'"):
+        assert Reranker(folder).precision == "fp32"
+
+
+@EACH
+def test_the_gate_skips_the_rung_on_a_cpu_without_it(tiny_bundle, tmp_path, monkeypatch, rung):
+    """The export on such a CPU builds no graph for the rung and says why; a file that passed
+    elsewhere is neither timed nor chosen."""
+    from crossrank.export.kernel_rungs import KERNEL_RUNGS, kernel_rung_step
+    from crossrank.export.precision_steps import rung_step
+    from crossrank.export.report import pool_sets
+
+    folder = tmp_path / "b"
+    shutil.copytree(tiny_bundle, folder)
+    manifest = read_manifest(folder)
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    monkeypatch.setattr(_native, rung.flag, False)
+    step = next(k for k in KERNEL_RUNGS if k.precision == rung.precision)
+    fresh: dict = {"gated_on": report["gated_on"]}
+    assert rung.needs in kernel_rung_step(step, folder, {"files": {}}, fresh, [], None, say=lambda _: None)["skipped"]
+    file = f"model.{rung.precision}.engine.onnx"
+    manifest["files"][rung.precision] = file
+    (folder / file).write_bytes(b"never loaded")
+    for other in ("int8_token", "bf16"):
+        if other != rung.precision and other in manifest["files"]:  # the other kernel rung fails here
+            report[other] = {"passed": False, "metrics": {}}
+    report[rung.precision] = {"passed": True, "metrics": {}}
+    report["gate"]["passed"] = report["int8_static"]["passed"] = False
+    table = rung_step(folder, manifest, report, pool_sets(None, None, 10), True)
+    assert rung.precision not in table["rungs"] and table["chosen"] == manifest["default_precision"] == "fp32"
+
+
+@pytest.mark.parametrize("int8_passes,chosen", [(False, "bf16"), (True, "int8")])
+def test_choose_rung_takes_a_kernel_rung_when_it_is_the_fastest_passing(int8_passes, chosen):
+    from crossrank.export.rungs import choose_rung
+
+    timed = {"int8": (int8_passes, 0.3), "bf16": (True, 0.5), "fp32": (True, 1.0)}
+    assert choose_rung({p: {"passed": ok, "seconds": s} for p, (ok, s) in timed.items()}) == chosen
+
+
+@EACH
+def test_a_graph_the_engine_fails_on_costs_the_rung_not_the_export(tiny_bundle, tmp_path, monkeypatch, rung):
+    from crossrank.export import rungs
+    from crossrank.export.kernel_rungs import KERNEL_RUNGS, kernel_rung_step
+
+    _runs(rung)
+    folder = tmp_path / "b"
+    shutil.copytree(tiny_bundle, folder)
+    file = f"model.{rung.precision}.engine.onnx"
+    (folder / file).unlink()
+    manifest = read_manifest(folder)
+    del manifest["files"][rung.precision]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"{rung.op}: input a must have rank 2 or more")
+
+    monkeypatch.setattr(rungs, "make_scorer", broken)  # the rung measures through rungs.rung_agreement
+    step = next(k for k in KERNEL_RUNGS if k.precision == rung.precision)
+    entry = kernel_rung_step(step, folder, manifest, {"gated_on": ["builtin"]}, [], None, say=lambda _: None)
+    assert (f"the engine failed on the {rung.precision} graph of model.engine.onnx: {rung.op}: input a"
+            in entry["skipped"])
+    assert not (folder / file).exists() and rung.precision not in manifest["files"]
