@@ -1,6 +1,6 @@
 """Where the time goes inside the graph the engine runs: ONNX Runtime's profiler, summed per op.
 
-    python scripts/profile_ops.py BUNDLE [--precision int8] [--pool 100] [--threads 1] [--standard]
+    python scripts/profile_ops.py BUNDLE [--precision int8|int8_token|...] [--pool 100] [--threads 1] [--standard]
 
 Scores one query against POOL realistic passages through crossrank's engine, one pair per run
 (the default policy) on one thread (what each of the engine's concurrent workers does), with
@@ -19,13 +19,14 @@ import tempfile
 from pathlib import Path
 
 from crossrank import Tokenizer, _native, _onnxruntime, workloads
+from crossrank._validation import PRECISIONS
 from crossrank.bundle import Bundle
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("bundle", type=Path)
-    parser.add_argument("--precision", default="int8", choices=["int8", "fp32"])
+    parser.add_argument("--precision", default="int8", choices=PRECISIONS)
     parser.add_argument("--pool", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads for each run")
     parser.add_argument("--profile", default="msmarco", choices=sorted(workloads.PROFILES))

@@ -332,9 +332,9 @@ class Gate:
                        f"({100 * best.get('fp32_cost_share', 0):.0f} % of the weight multiply-adds)")
         else:
             decision = "fp32"
-            message = ("FAILED: no int8 variant tried reaches the thresholds ("
-                       + "; ".join(best["failed_because"]) + "); the bundle defaults to fp32, "
-                       f"model.int8.onnx holds the closest int8 variant ({best['name']})")
+            message = ("FAILED: no dynamic int8 variant tried reaches the thresholds ("
+                       + "; ".join(best["failed_because"]) + "); the other rungs decide the default (else "
+                       f"fp32), model.int8.onnx holds the closest int8 variant ({best['name']})")
         return {
             "thresholds": th.as_dict(),
             "gated_on": self.gate_sets,

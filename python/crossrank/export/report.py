@@ -151,9 +151,9 @@ def apply_gate(manifest: dict[str, Any], report: dict[str, Any]) -> None:
     manifest["fidelity"] = fidelity_summary(report)
     if gate["decision"] == "fp32":
         manifest["notes"].append(
-            "quality gate: int8 did not agree with fp32 closely enough (see report.json); "
-            "the engine defaults to fp32 for this bundle (precision='int8' still runs the "
-            "closest int8 variant)")
+            "quality gate: dynamic int8 did not agree with fp32 closely enough (see report.json); "
+            "the bundle defaults to the fastest other rung that passes, else fp32 (default_precision; "
+            "precision='int8' still runs the closest int8 variant)")
     elif gate["decision"] == "mixed":
         manifest["notes"].append(
             f"quality gate: int8 graph is mixed precision, {', '.join(gate['kept_fp32'])} "
