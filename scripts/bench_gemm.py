@@ -10,7 +10,9 @@ chunks, calls back to back): ``int8_token`` (A quantized per row inside the call
 dequantized with the bias) and ``bf16``. ONNX Runtime: one-node graphs with B as an initializer,
 ``intra_op_num_threads`` threads, ``session.run`` timed in Python: ``MatMul`` fp32 and
 ``DynamicQuantizeMatMul`` (what dynamic int8 graphs run: A quantized per tensor inside the call, B
-int8 per column). Each cell: the best of REPEATS calls (GOP/s = 2·M·K·N / seconds). The kernels need
+int8 per column). Each cell: the best of REPEATS timings of CALLS calls back to back (GOP/s =
+2·M·K·N / seconds per call): one call at a time, the harness's thread start (crossrank) or
+``session.run``'s own cost (ONNX Runtime) would be most of what is timed at small M. The kernels need
 AVX512-VNNI / AVX512-BF16: elsewhere their portable loops run and the figures are meaningless (the
 script says so). Run on an idle machine.
 """
@@ -58,19 +60,23 @@ def _ort_sessions(b: np.ndarray, threads: int) -> dict:
     }
 
 
+CALLS = 10  # calls per timing
+
+
 def _ort_seconds(session, a: np.ndarray, repeats: int) -> float:
     session.run(None, {"a": a})
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        session.run(None, {"a": a})
-        best = min(best, time.perf_counter() - t0)
+        for _ in range(CALLS):
+            session.run(None, {"a": a})
+        best = min(best, (time.perf_counter() - t0) / CALLS)
     return best
 
 
 def _ours_seconds(a: np.ndarray, b: np.ndarray, threads: int, repeats: int, kernel: str) -> float:
     _native.testing.matmul_seconds(a, b, 1, threads, kernel)  # warm-up
-    return min(_native.testing.matmul_seconds(a, b, 1, threads, kernel) for _ in range(repeats))
+    return min(_native.testing.matmul_seconds(a, b, CALLS, threads, kernel) for _ in range(repeats))
 
 
 def main(argv: list[str] | None = None) -> int:
