@@ -209,3 +209,61 @@ def test_a_graph_the_engine_fails_on_costs_the_rung_not_the_export(tiny_bundle, 
     assert (f"the engine failed on the {rung.precision} graph of model.engine.onnx: {rung.op}: input a"
             in entry["skipped"])
     assert not (folder / file).exists() and rung.precision not in manifest["files"]
+
+
+def test_rewrite_can_skip_or_take_only_named_matmuls():
+    from crossrank.export.weight_matmul_graph import BF16_OP, INT8_TOKEN_OP, make_weight_matmul_graph, weight_matmuls
+
+    model = _toy_graph()
+    assert weight_matmuls(model) == ["m1", "m2"]  # m3 has no constant weight, m4's an input can override
+    skipped, counts = make_weight_matmul_graph(model, INT8_TOKEN_OP, skip={"m1"})
+    assert counts[INT8_TOKEN_OP] == 1 and [n.name for n in skipped.graph.node if n.op_type == "MatMul"][0] == "m1"
+    only, counts = make_weight_matmul_graph(model, BF16_OP, only={"m1"})
+    assert counts == {BF16_OP: 1, "with_bias": 1, "MatMul_left": 3}
+    assert [n.op_type for n in only.graph.node][:2] == [BF16_OP, "MatMul"]
+
+
+def test_token_graph_puts_the_kept_matmuls_on_bf16():
+    from crossrank.export.token_fallback import token_graph
+    from crossrank.export.weight_matmul_graph import BF16_OP, INT8_TOKEN_OP
+
+    model, counts = token_graph(_toy_graph(), ["m2"], BF16_OP)
+    assert counts[INT8_TOKEN_OP] == 1 and counts[BF16_OP] == 1 and counts["MatMul_left"] == 2
+    ops = {n.name: n.op_type for n in model.graph.node}
+    assert ops["m1/MatMulInt8Token"] == INT8_TOKEN_OP and ops["m2/MatMulBf16"] == BF16_OP
+    _, fp32_kept = token_graph(_toy_graph(), ["m2"], None)  # no bf16 on this CPU: the kept one stays fp32
+    assert fp32_kept == {INT8_TOKEN_OP: 1, "with_bias": 1, "MatMul_left": 3}
+
+
+def test_fallback_keeps_the_worst_first_until_the_gate_passes(tmp_path, monkeypatch):
+    """Sensitivity ranks the MatMuls; tries keep 1, 2, ... of the worst wider and stop at the first
+    that passes, whose graph replaces the rung's file (the engine is stubbed: this is the search)."""
+    import onnx
+
+    from crossrank.export import token_fallback
+
+    source, target = tmp_path / "model.engine.onnx", tmp_path / "model.int8_token.engine.onnx"
+    onnx.save(_toy_graph(), str(source))
+    target.write_bytes(b"the all-int8 graph")
+    monkeypatch.setattr(token_fallback, "sensitivity", lambda *a: {"m2": 0.3, "m1": 0.1})
+    tries = []
+
+    def agreement(folder, path, sets, thresholds, gate_sets, *, precision):
+        weights = {"W1", "W2"}  # the constant-weight MatMuls; which of them is not on per-token int8?
+        tries.append([n.name for n in onnx.load(str(path)).graph.node
+                      if weights & set(n.input) and n.op_type != "MatMulInt8Token"])
+        return {"metrics": {"builtin": {"top10_overlap": 0.96, "kendall_tau": 0.95}}, "passed": True}
+
+    monkeypatch.setattr(token_fallback, "rung_agreement", agreement)
+    record = token_fallback.fallback_search(tmp_path, source, target, [], None, ["builtin"], say=lambda _: None)
+    assert record["passed"] and record["kept"] == ["m2"] and len(record["tries"]) == 1
+    assert tries == [["m2/MatMulBf16" if _native.BF16_KERNELS else "m2"]]
+    assert onnx.load(str(target)).graph.node  # the passing graph replaced the file
+    assert not (tmp_path / f".try-{target.name}").exists()
+    # A gate no try passes: every try recorded, the rung's file left as it was.
+    target.write_bytes(b"the all-int8 graph")
+    monkeypatch.setattr(token_fallback, "rung_agreement", lambda *a, **k: {
+        "metrics": {"builtin": {"top10_overlap": 0.9, "kendall_tau": 0.9}}, "passed": False})
+    record = token_fallback.fallback_search(tmp_path, source, target, [], None, ["builtin"], say=lambda _: None)
+    assert not record["passed"] and len(record["tries"]) == 1  # 2 MatMuls: at most 1 kept
+    assert target.read_bytes() == b"the all-int8 graph"

@@ -30,6 +30,7 @@ from crossrank.bundle import (
 from crossrank.export.gate import GateThresholds, PoolSet
 from crossrank.export.onnx_scorer import unsupported_tokenizer
 from crossrank.export.rungs import rung_agreement
+from crossrank.export.token_fallback import fallback_search
 from crossrank.export.weight_matmul_graph import BF16_OP, INT8_TOKEN_OP, write_weight_matmul_graph
 
 
@@ -43,6 +44,8 @@ class KernelRung:
         file: the bundle file it is written to.
         gemm: what runs the MatMuls, for messages.
         missing: why ONNX Runtime cannot run it instead, for the skip message.
+        fallback: whether a rung that fails the gate searches for the MatMuls to keep wider
+            (:mod:`crossrank.export.token_fallback`).
     """
 
     precision: str
@@ -50,10 +53,12 @@ class KernelRung:
     file: str
     gemm: str
     missing: str
+    fallback: bool = False
 
 
 INT8_TOKEN = KernelRung("int8_token", INT8_TOKEN_OP, INT8_TOKEN_FILE, "crossrank's int8 GEMM with a scale per token",
-                        "ONNX Runtime's int8 MatMuls take one activation scale per tensor, not per row")
+                        "ONNX Runtime's int8 MatMuls take one activation scale per tensor, not per row",
+                        fallback=True)
 BF16 = KernelRung("bf16", BF16_OP, BF16_FILE, "crossrank's bf16 GEMM",
                   "ONNX Runtime's CPU provider has no bf16 MatMul on x86")
 KERNEL_RUNGS = (INT8_TOKEN, BF16)
@@ -108,6 +113,12 @@ def kernel_rung_step(rung: KernelRung, folder: Path, manifest: dict[str, Any], r
         report[name] = {"skipped": f"no {name} rung: the engine failed on the {name} graph of {source}: {error}"}
         say(f"  {report[name]['skipped']}")
         return report[name]
+    fallback = None
+    if rung.fallback and thresholds is not None and not agreement["passed"]:  # the gate on: the default is at stake
+        say(f"  {name}: every MatMul on {rung.gemm} fails the gate; keeping the most sensitive wider")
+        fallback = fallback_search(folder, folder / source, folder / rung.file, sets, thresholds, gate_sets, say=say)
+        if fallback["passed"]:
+            agreement, counts = fallback.pop("agreement"), fallback["ops"]
     metrics, passed = agreement["metrics"], agreement["passed"]
     manifest["files"][name] = rung.file
     manifest.setdefault("checksums_sha256", {})[rung.file] = sha256_file(folder / rung.file)
@@ -115,4 +126,6 @@ def kernel_rung_step(rung: KernelRung, folder: Path, manifest: dict[str, Any], r
     say(f"  {name} ({counts[rung.op]} MatMuls on {rung.gemm}, from {source}): top-10 overlap "
         f"{m['top10_overlap']:.3f}, Kendall tau {m['kendall_tau']:.3f}" + (" — passes" if passed else ""))
     report[name] = {"file": rung.file, "from": source, "ops": counts, **agreement}
+    if fallback is not None:
+        report[name]["fallback"] = fallback
     return report[name]

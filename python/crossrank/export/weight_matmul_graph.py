@@ -21,6 +21,7 @@ The rewrite:
 
 from __future__ import annotations
 
+from collections.abc import Container
 from pathlib import Path
 from typing import Any
 
@@ -54,16 +55,26 @@ def _bias_add(node, consumers: dict[str, list], outputs: set[str], constants: di
     return add, other
 
 
-def make_weight_matmul_graph(model, op: str) -> tuple[Any, dict[str, int]]:
+def weight_matmuls(model) -> list[str]:
+    """Names of MODEL's MatMuls on a constant 2-D weight (the ones make_weight_matmul_graph rewrites), in graph order."""
+    constants = _float_initializers(model.graph)
+    return [n.name for n in model.graph.node if n.op_type == "MatMul" and n.domain in ("", "ai.onnx")
+            and len(constants.get(n.input[1], [])) == 2]
+
+
+def make_weight_matmul_graph(model, op: str, *, skip: Container[str] = (),
+                             only: Container[str] | None = None) -> tuple[Any, dict[str, int]]:
     """Return (a copy of MODEL with its constant-weight MatMuls on OP, counts).
 
     Args:
         model: an fp32 ONNX ModelProto (the bundle's fp32 engine graph, or its standard graph).
         op: BF16_OP or INT8_TOKEN_OP.
+        skip: MatMul names to leave as they are (a second call can put them on the other op).
+        only: when given, the only MatMul names to rewrite.
 
     Returns:
         The rewritten copy, and {OP: nodes made, "with_bias": of those with the bias fused,
-        "MatMul_left": MatMuls that stay fp32 (no constant 2-D weight)}.
+        "MatMul_left": MatMuls left as they were (no constant 2-D weight, skipped, or not in ONLY)}.
     """
     import onnx
     from onnx import helper
@@ -85,7 +96,7 @@ def make_weight_matmul_graph(model, op: str) -> tuple[Any, dict[str, int]]:
             nodes.append(node)
             continue
         shape = constants.get(node.input[1])
-        if shape is None or len(shape) != 2:
+        if shape is None or len(shape) != 2 or node.name in skip or (only is not None and node.name not in only):
             counts["MatMul_left"] += 1
             nodes.append(node)
             continue
