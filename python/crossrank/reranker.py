@@ -83,9 +83,8 @@ class Reranker:
 
     Args:
         bundle: folder written by ``crossrank export`` (or ``crossrank.default_model()``).
-        precision: ``"int8_static"``, ``"int8_token"`` (CPUs with AVX512-VNNI), ``"int8"``, ``"bf16"``
-            (CPUs with AVX512-BF16) or ``"fp32"`` (crossrank._validation.PRECISIONS); default: the rung
-            the bundle's gate chose (its default_precision).
+        precision: one of crossrank._validation.PRECISIONS (``"int8_token"`` needs AVX512-VNNI,
+            ``"bf16"`` AVX512-BF16); default: the rung the bundle's gate chose (its default_precision).
         max_length: tokens per pair including special tokens; default and upper bound: the bundle's.
         truncation: ``"only_second"`` keeps the query whole and cuts the document;
             ``"longest_first"`` matches sentence-transformers.
