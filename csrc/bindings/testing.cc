@@ -94,12 +94,14 @@ using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>
 // elements of scratch), after checking the shapes.
 template <typename Weights, typename Scratch, typename ScratchSize, typename Rows>
 py::array_t<float> packed_gemm(const FloatArray& a, const FloatArray& b, const std::optional<FloatArray>& bias,
-                               ScratchSize scratch_size, Rows rows_fn) {
+                               const std::string& activation, ScratchSize scratch_size, Rows rows_fn) {
   if (a.ndim() != 2 || b.ndim() != 2 || a.shape(1) != b.shape(0) || b.shape(0) == 0 || b.shape(1) == 0) {
     throw std::invalid_argument("a must be [rows, depth] and b [depth, columns], depth and columns positive");
   }
   if (bias && (bias->ndim() != 1 || bias->shape(0) != b.shape(1))) throw std::invalid_argument("bias must be [columns]");
-  const Weights weights(b.data(), b.shape(0), b.shape(1), bias ? bias->data() : nullptr);
+  if (activation != "" && activation != "gelu") throw std::invalid_argument("activation must be '' or 'gelu'");
+  const Weights weights(b.data(), b.shape(0), b.shape(1), bias ? bias->data() : nullptr,
+                        activation == "gelu" ? Activation::kGelu : Activation::kNone);
   py::array_t<float> out({a.shape(0), b.shape(1)});
   const float* x = a.data();
   float* result = out.mutable_data();
@@ -207,23 +209,26 @@ void register_kernels(py::module_& testing) {
       py::arg("portable") = false, "LayerNormalization(x + residual) over rows; portable=True: the fallback.");
   testing.def(
       "matmul_bf16",
-      [](const FloatArray& a, const FloatArray& b, const std::optional<FloatArray>& bias, bool portable) {
-        return packed_gemm<PackedBf16Weights, uint32_t>(a, b, bias, matmul_bf16_scratch_words,
+      [](const FloatArray& a, const FloatArray& b, const std::optional<FloatArray>& bias, bool portable,
+         const std::string& activation) {
+        return packed_gemm<PackedBf16Weights, uint32_t>(a, b, bias, activation, matmul_bf16_scratch_words,
                                                         portable ? matmul_bf16_rows_portable : matmul_bf16_rows);
       },
-      py::arg("a"), py::arg("b"), py::arg("bias") = py::none(), py::arg("portable") = false,
+      py::arg("a"), py::arg("b"), py::arg("bias") = py::none(), py::arg("portable") = false, py::arg("activation") = "",
       "a · b + bias with a and b rounded to bf16 (to nearest even) and fp32 sums; portable=True runs the\n"
-      "plain-loop fallback instead of AVX512-BF16 (which runs only where the CPU has it).");
+      "plain-loop fallback instead of AVX512-BF16 (which runs only where the CPU has it); activation='gelu'\n"
+      "applies GELU as the result is stored.");
   testing.def(
       "matmul_int8_token",
-      [](const FloatArray& a, const FloatArray& b, const std::optional<FloatArray>& bias, bool portable) {
-        return packed_gemm<PackedInt8Weights, uint8_t>(a, b, bias, matmul_int8_scratch_bytes,
+      [](const FloatArray& a, const FloatArray& b, const std::optional<FloatArray>& bias, bool portable,
+         const std::string& activation) {
+        return packed_gemm<PackedInt8Weights, uint8_t>(a, b, bias, activation, matmul_int8_scratch_bytes,
                                                        portable ? matmul_int8_rows_portable : matmul_int8_rows);
       },
-      py::arg("a"), py::arg("b"), py::arg("bias") = py::none(), py::arg("portable") = false,
+      py::arg("a"), py::arg("b"), py::arg("bias") = py::none(), py::arg("portable") = false, py::arg("activation") = "",
       "a · b + bias with each row of a and each column of b quantized to symmetric int8 (absmax / 127,\n"
       "to nearest even) and exact int32 sums; portable=True runs the plain-loop fallback instead of\n"
-      "AVX512-VNNI (which runs only where the CPU has it).");
+      "AVX512-VNNI (which runs only where the CPU has it); activation='gelu' applies GELU as the result is stored.");
   testing.def(
       "matmul_seconds",
       [](const FloatArray& a, const FloatArray& b, int64_t repeats, int64_t threads, const std::string& kernel) {

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "kernels/cpu_features.h"
+#include "kernels/gelu.h"
 #include "kernels/matmul_bf16_avx512.h"
 
 namespace crossrank {
@@ -41,8 +42,9 @@ uint16_t round_to_bf16(float value) {
   return static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
 }
 
-PackedBf16Weights::PackedBf16Weights(const float* b, int64_t depth, int64_t columns, const float* bias)
-    : shape_{depth, columns} {
+PackedBf16Weights::PackedBf16Weights(const float* b, int64_t depth, int64_t columns, const float* bias,
+                                     Activation activation)
+    : shape_{depth, columns}, activation_(activation) {
   if (depth <= 0 || columns <= 0) throw std::invalid_argument("MatMulBf16: B must have at least one row and column");
   const int64_t pairs = shape_.pairs();
   panels_.assign(static_cast<size_t>(shape_.panels() * pairs * 32), 0);
@@ -78,6 +80,7 @@ void matmul_bf16_rows_portable(const PackedBf16Weights& weights, const float* a,
           sum += bf16_to_float(static_cast<uint16_t>(x[p] & 0xffffu)) * bf16_to_float(panel[p * 32]);
         }
         c[row * shape.columns + n] = sum + weights.bias()[n];
+        if (weights.activation() == Activation::kGelu) gelu_portable(c + row * shape.columns + n, c + row * shape.columns + n, 1);
       }
     }
   }
@@ -92,7 +95,7 @@ void matmul_bf16_rows(const PackedBf16Weights& weights, const float* a, int64_t 
   const MatMulShape& shape = weights.shape();
   for (int64_t chunk = first; chunk < last; chunk += kBf16RowChunk) {
     const int64_t rows = std::min(last - chunk, kBf16RowChunk);
-    avx512::matmul_bf16(shape, weights.panels(), weights.bias(), a + chunk * shape.depth, rows,
+    avx512::matmul_bf16(shape, weights.panels(), weights.bias(), weights.activation(), a + chunk * shape.depth, rows,
                         c + chunk * shape.columns, scratch);
   }
 }

@@ -22,17 +22,20 @@ uint16_t round_to_bf16(float value);
 
 // B [depth, columns] (row-major fp32) rounded to bf16 and packed for the micro-kernel: panels of
 // 16 columns, each [depth / 2 pairs][16 columns][2] (odd depth and the last panel's missing columns
-// padded with zeros), plus the bias (zeros when none).
+// padded with zeros), plus the bias (zeros when none) and the activation applied to C as it is stored.
 class PackedBf16Weights {
  public:
-  PackedBf16Weights(const float* b, int64_t depth, int64_t columns, const float* bias);
+  PackedBf16Weights(const float* b, int64_t depth, int64_t columns, const float* bias,
+                    Activation activation = Activation::kNone);
 
   const MatMulShape& shape() const { return shape_; }
+  Activation activation() const { return activation_; }
   const uint16_t* panels() const { return panels_.data(); }
   const float* bias() const { return bias_.data(); }
 
  private:
   MatMulShape shape_;
+  Activation activation_;
   std::vector<uint16_t> panels_;
   std::vector<float> bias_;
 };
@@ -43,7 +46,7 @@ inline constexpr int64_t kBf16RowChunk = 32;
 // uint32 words of scratch memory matmul_bf16_rows needs (one row chunk of A as bf16 pairs).
 size_t matmul_bf16_scratch_words(const MatMulShape& shape);
 
-// Rows [first, last) of C = A · B + bias: A [rows, depth] and C [rows, columns], row-major fp32.
+// Rows [first, last) of C = A · B + bias (then the weights' activation): A [rows, depth] and C [rows, columns], row-major fp32.
 // scratch: matmul_bf16_scratch_words(weights.shape()) words, not shared with a concurrent call.
 // AVX512-BF16 where the CPU has it, else the portable loops.
 void matmul_bf16_rows(const PackedBf16Weights& weights, const float* a, int64_t first, int64_t last, float* c,

@@ -5,6 +5,8 @@
 // Compiled with AVX512-BF16 enabled: no standard-library templates here (self_attention_avx512.cc).
 #if defined(CROSSRANK_AVX512_BF16)
 #include <immintrin.h>
+
+#include "kernels/gelu16_avx512.h"
 #endif
 
 namespace crossrank::avx512 {
@@ -51,6 +53,7 @@ struct Tile {
   float* c;                // the tile's first element of C
   int64_t columns;         // C's row stride
   int64_t columns_left;    // valid columns from the tile's first (masked store past them)
+  bool gelu;               // GELU on each element as it is stored
 };
 
 // R rows x P panels of C: per depth pair, P panel loads, R broadcasts of an A pair, R x P vdpbf16ps.
@@ -84,25 +87,30 @@ void TileKernel<R, P>::run(const Tile& t) {
     const __mmask16 mask = first_lanes(t.columns_left - 16 * p);
     const __m512 bias = _mm512_loadu_ps(t.bias + 16 * p);  // bias is padded to whole panels
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(t.c + r * t.columns + 16 * p, mask, _mm512_add_ps(acc[r][p], bias));
+    for (int r = 0; r < R; ++r) {
+      const __m512 y = _mm512_add_ps(acc[r][p], bias);
+      _mm512_mask_storeu_ps(t.c + r * t.columns + 16 * p, mask, t.gelu ? gelu16(y) : y);
+    }
   }
 }
 
 }  // namespace
 
-void matmul_bf16(const MatMulShape& shape, const uint16_t* panels, const float* bias, const float* a, int64_t rows,
-                 float* c, uint32_t* a_pairs) {
+void matmul_bf16(const MatMulShape& shape, const uint16_t* panels, const float* bias, Activation activation,
+                 const float* a, int64_t rows, float* c, uint32_t* a_pairs) {
   const int64_t pairs = shape.pairs(), panel_count = shape.panels();
   round_rows(a, shape.depth, rows, pairs, a_pairs);
   for_each_tile<TileKernel>(rows, panel_count, [&](int64_t row, int64_t panel) {
     return Tile{a_pairs + row * pairs, pairs, panels + panel * pairs * 32, bias + panel * 16,
-                c + row * shape.columns + panel * 16, shape.columns, shape.columns - panel * 16};
+                c + row * shape.columns + panel * 16, shape.columns, shape.columns - panel * 16,
+                activation == Activation::kGelu};
   });
 }
 
 #else
 
-void matmul_bf16(const MatMulShape&, const uint16_t*, const float*, const float*, int64_t, float*, uint32_t*) {}
+void matmul_bf16(const MatMulShape&, const uint16_t*, const float*, Activation, const float*, int64_t, float*,
+                 uint32_t*) {}
 
 #endif
 

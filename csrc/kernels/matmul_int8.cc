@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "kernels/cpu_features.h"
+#include "kernels/gelu.h"
 #include "kernels/matmul_int8_avx512.h"
 
 namespace crossrank {
@@ -29,8 +30,9 @@ float quantize_row_int8(const float* row, int64_t depth, uint8_t* out) {
   return absmax / 127.0f;
 }
 
-PackedInt8Weights::PackedInt8Weights(const float* b, int64_t depth, int64_t columns, const float* bias)
-    : shape_{depth, columns} {
+PackedInt8Weights::PackedInt8Weights(const float* b, int64_t depth, int64_t columns, const float* bias,
+                                     Activation activation)
+    : shape_{depth, columns}, activation_(activation) {
   if (depth <= 0 || columns <= 0) throw std::invalid_argument("MatMulInt8Token: B must have at least one row and column");
   const int64_t quads = shape_.quads(), padded_columns = shape_.panels() * 16;
   panels_.assign(static_cast<size_t>(shape_.panels() * quads * 64), 0);
@@ -62,6 +64,7 @@ void matmul_int8_rows_portable(const PackedInt8Weights& weights, const float* a,
                                float* c, uint8_t* scratch) {
   const MatMulShape& shape = weights.shape();
   const int64_t quads = shape.quads();
+  const bool gelu = weights.activation() == Activation::kGelu;
   for (int64_t row = first; row < last; ++row) {
     const float row_scale = quantize_row_int8(a + row * shape.depth, shape.depth, scratch);
     for (int64_t n = 0; n < shape.columns; ++n) {
@@ -71,7 +74,9 @@ void matmul_int8_rows_portable(const PackedInt8Weights& weights, const float* a,
         for (int i = 0; i < 4; ++i) sum += static_cast<int32_t>(scratch[q * 4 + i]) * panel[q * 64 + i];
       }
       const float scale = row_scale * weights.scales()[n];
-      c[row * shape.columns + n] = std::fma(static_cast<float>(sum - weights.offsets()[n]), scale, weights.bias()[n]);
+      const float y = std::fma(static_cast<float>(sum - weights.offsets()[n]), scale, weights.bias()[n]);
+      c[row * shape.columns + n] = y;
+      if (gelu) gelu_portable(&y, c + row * shape.columns + n, 1);
     }
   }
 }
@@ -86,7 +91,7 @@ void matmul_int8_rows(const PackedInt8Weights& weights, const float* a, int64_t 
   for (int64_t chunk = first; chunk < last; chunk += kInt8RowChunk) {
     const int64_t rows = std::min(last - chunk, kInt8RowChunk);
     avx512::matmul_int8(shape, weights.panels(), weights.scales(), weights.offsets(), weights.bias(),
-                        a + chunk * shape.depth, rows, c + chunk * shape.columns, scratch);
+                        weights.activation(), a + chunk * shape.depth, rows, c + chunk * shape.columns, scratch);
   }
 }
 

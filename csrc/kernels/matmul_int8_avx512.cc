@@ -5,6 +5,8 @@
 // Compiled with AVX512-VNNI enabled: no standard-library templates here (self_attention_avx512.cc).
 #if defined(CROSSRANK_AVX512_VNNI)
 #include <immintrin.h>
+
+#include "kernels/gelu16_avx512.h"
 #endif
 
 namespace crossrank::avx512 {
@@ -55,10 +57,11 @@ struct Tile {
   float* c;                  // the tile's first element of C
   int64_t columns;           // C's row stride
   int64_t columns_left;      // valid columns from the tile's first (masked store past them)
+  bool gelu;                 // GELU on each element as it is stored
 };
 
 // R rows x P panels of C: per depth quad, P panel loads, R broadcasts of an A quad, R x P vpdpbusd;
-// then (sum - offset) · (row scale · column scale) + bias.
+// then (sum - offset) · (row scale · column scale) + bias, and GELU where the tile asks for it.
 template <int R, int P>
 struct TileKernel {
   static void run(const Tile& t);
@@ -95,7 +98,8 @@ void TileKernel<R, P>::run(const Tile& t) {
     for (int r = 0; r < R; ++r) {
       const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(t.row_scales[r]), scales);
       const __m512 sum = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][p], offsets));
-      _mm512_mask_storeu_ps(t.c + r * t.columns + 16 * p, mask, _mm512_fmadd_ps(sum, scale, bias));
+      const __m512 y = _mm512_fmadd_ps(sum, scale, bias);
+      _mm512_mask_storeu_ps(t.c + r * t.columns + 16 * p, mask, t.gelu ? gelu16(y) : y);
     }
   }
 }
@@ -103,21 +107,22 @@ void TileKernel<R, P>::run(const Tile& t) {
 }  // namespace
 
 void matmul_int8(const MatMulShape& shape, const int8_t* panels, const float* scales, const int32_t* offsets,
-                 const float* bias, const float* a, int64_t rows, float* c, uint8_t* scratch) {
+                 const float* bias, Activation activation, const float* a, int64_t rows, float* c,
+                 uint8_t* scratch) {
   const int64_t quads = shape.quads(), panel_count = shape.panels();
   float* row_scales = reinterpret_cast<float*>(scratch + (rows * quads * 4 + 63) / 64 * 64);
   for (int64_t r = 0; r < rows; ++r) row_scales[r] = quantize_row(a + r * shape.depth, shape.depth, scratch + r * quads * 4);
   for_each_tile<TileKernel>(rows, panel_count, [&](int64_t row, int64_t panel) {
     return Tile{scratch + row * quads * 4, quads, panels + panel * quads * 64, row_scales + row, scales + panel * 16,
                 offsets + panel * 16, bias + panel * 16, c + row * shape.columns + panel * 16, shape.columns,
-                shape.columns - panel * 16};
+                shape.columns - panel * 16, activation == Activation::kGelu};
   });
 }
 
 #else
 
-void matmul_int8(const MatMulShape&, const int8_t*, const float*, const int32_t*, const float*, const float*, int64_t,
-                 float*, uint8_t*) {}
+void matmul_int8(const MatMulShape&, const int8_t*, const float*, const int32_t*, const float*, Activation,
+                 const float*, int64_t, float*, uint8_t*) {}
 
 #endif
 

@@ -23,6 +23,10 @@ struct LayerNormShape {
   int64_t width = 0;  // the normalized (last) axis
 };
 
+// What a GEMM applies to each element of C as it stores it (matmul_bf16.h, matmul_int8.h): a GELU
+// that follows the GEMM in the graph costs no pass of its own over C.
+enum class Activation { kNone, kGelu };
+
 // C[rows, columns] = A[rows, depth] · B[depth, columns] (matmul_bf16.h, matmul_int8.h).
 struct MatMulShape {
   int64_t depth = 0;    // K: A's columns, B's rows

@@ -4,6 +4,11 @@
 //   -> float [..., columns]: the bf16 rung's GEMM (kernels/matmul_bf16.h), bf16 products, fp32 sums.
 // MatMulInt8Token(a, b, bias?) -> float, the same signature: the int8_token rung's GEMM
 //   (kernels/matmul_int8.h), a quantized per row (token), b per column, exact int32 sums.
+// Both take an optional string attribute activation: "gelu" applies GELU to each result as it is
+// stored (the GELU after the FFN's first GEMM, fused so that it costs no pass of its own over C).
+// Optional inputs residual [..., columns], gamma and beta [columns] (constants) with the attribute
+// epsilon end the GEMM with a sub-layer's residual Add + LayerNormalization (kernels/layer_norm.h),
+// done on each row chunk as soon as the GEMM has written it, while it is still in cache.
 //
 // B (and the bias) must be initializers: the kernel packs them once, when ONNX Runtime creates it;
 // a's rows (all axes but the last, as MatMul broadcasts them; rank 2 or more) are split over ONNX

@@ -75,7 +75,7 @@ def test_rewrite_fuses_bias_and_leaves_what_it_cannot_take(rung):
 
     model, op = _toy_graph(), rung.op
     out, counts = make_weight_matmul_graph(model, op)
-    assert counts == {op: 2, "with_bias": 1, "MatMul_left": 2}
+    assert counts == {op: 2, "with_bias": 1, "with_gelu": 0, "with_layer_norm": 0, "MatMul_left": 2}
     ops = [(n.op_type, list(n.input), list(n.output)) for n in out.graph.node]
     assert ops[0] == (op, ["x", "W1", "b1"], ["hb"])  # MatMul + Add: one node, the Add's output
     assert ops[1] == (op, ["hb", "W2"], ["y"])
@@ -83,6 +83,120 @@ def test_rewrite_fuses_bias_and_leaves_what_it_cannot_take(rung):
     assert not any(n.op_type == "Add" for n in out.graph.node)
     assert any(o.domain == DOMAIN for o in out.opset_import)
     assert len(model.graph.node) == 6  # the input model is left as it was
+
+
+def _gelu_graph(gelu_domain: str, second_user: bool = False, attribute: bool = False):
+    """x -> MatMul(W1) + b1 -> Gelu -> MatMul(W2) -> y; optionally the Add's output also feeds an
+    Identity (so the Gelu may not take it), or the Gelu carries an attribute (another GELU form)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(1)
+    inits = [numpy_helper.from_array(rng.normal(size=s).astype(np.float32), n)
+             for n, s in (("W1", (8, 16)), ("b1", (16,)), ("W2", (16, 4)))]
+    nodes = [helper.make_node("MatMul", ["x", "W1"], ["h"], name="up"),
+             helper.make_node("Add", ["h", "b1"], ["hb"], name="bias"),
+             helper.make_node("Gelu", ["hb"], ["g"], name="gelu", domain=gelu_domain,
+                              **({"approximate": "tanh"} if attribute else {})),
+             helper.make_node("MatMul", ["g", "W2"], ["y"], name="down")]
+    outputs = ["y"]
+    if second_user:
+        nodes.append(helper.make_node("Identity", ["hb"], ["hb_copy"]))
+        outputs.append("hb_copy")
+    graph = helper.make_graph(nodes, "gelu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["rows", 8])],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in outputs], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@EACH
+@pytest.mark.parametrize("gelu_domain", ["ai.crossrank", "com.microsoft"])
+def test_rewrite_moves_a_following_gelu_into_the_gemm(rung, gelu_domain):
+    from crossrank.export.weight_matmul_graph import make_weight_matmul_graph
+
+    out, counts = make_weight_matmul_graph(_gelu_graph(gelu_domain), rung.op)
+    assert counts == {rung.op: 2, "with_bias": 1, "with_gelu": 1, "with_layer_norm": 0, "MatMul_left": 0}
+    up, down = out.graph.node
+    assert (list(up.input), list(up.output)) == (["x", "W1", "b1"], ["g"])  # the Gelu's output
+    assert [(a.name, a.s) for a in up.attribute] == [("activation", b"gelu")] and not down.attribute
+
+
+@EACH
+@pytest.mark.parametrize("case", ["shared output", "tanh form"])
+def test_rewrite_leaves_a_gelu_it_cannot_take(rung, case):
+    from crossrank.export.weight_matmul_graph import make_weight_matmul_graph
+
+    model = _gelu_graph("com.microsoft", second_user=case == "shared output", attribute=case == "tanh form")
+    out, counts = make_weight_matmul_graph(model, rung.op)
+    assert counts["with_gelu"] == 0 and counts["with_bias"] == 1
+    assert [n.op_type for n in out.graph.node][:2] == [rung.op, "Gelu"]
+    assert not out.graph.node[0].attribute
+
+
+@EACH
+@pytest.mark.parametrize("residual_first", [False, True])
+def test_rewrite_moves_a_following_residual_layer_norm_into_the_gemm(rung, residual_first):
+    from onnx import TensorProto, helper, numpy_helper
+
+    from crossrank.export.engine_graph import DOMAIN
+    from crossrank.export.weight_matmul_graph import make_weight_matmul_graph
+
+    rng = np.random.default_rng(2)
+    inits = [numpy_helper.from_array(rng.normal(size=s).astype(np.float32), n)
+             for n, s in (("W", (8, 8)), ("b", (8,)), ("W2", (8, 8)), ("gamma", (8,)), ("beta", (8,)))]
+    summands = ["r", "hb"] if residual_first else ["hb", "r"]
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["h"], name="out"),
+             helper.make_node("Add", ["h", "b"], ["hb"]),
+             helper.make_node("Identity", ["x"], ["r"]),  # the residual comes after the MatMul
+             helper.make_node("AddLayerNorm", [*summands, "gamma", "beta"], ["y"], domain=DOMAIN, epsilon=1e-12),
+             helper.make_node("MatMul", ["y", "W2"], ["h2"], name="no_bias"),  # no bias: its norm stays
+             helper.make_node("AddLayerNorm", ["h2", "y", "gamma", "beta"], ["z"], domain=DOMAIN, epsilon=1e-12)]
+    graph = helper.make_graph(nodes, "norm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["rows", 8])],
+                              [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)], inits)
+    out, counts = make_weight_matmul_graph(helper.make_model(graph), rung.op)
+    assert counts == {rung.op: 2, "with_bias": 1, "with_gelu": 0, "with_layer_norm": 1, "MatMul_left": 0}
+    identity, fused = out.graph.node[:2]  # the GEMM takes the AddLayerNorm's place, after its residual
+    assert identity.op_type == "Identity"
+    assert (list(fused.input), list(fused.output)) == (["x", "W", "b", "r", "gamma", "beta"], ["y"])
+    assert [(a.name, round(a.f, 15)) for a in fused.attribute] == [("epsilon", 1e-12)]
+    assert [n.op_type for n in out.graph.node[2:]] == [rung.op, "AddLayerNorm"]
+
+
+@EACH
+def test_fused_epilogues_score_the_same_bits_as_separate_operators(tiny_bundle, tmp_path, rung):
+    """GELU and Add + LayerNorm inside the GEMM run the same code on the same floats as the Gelu and
+    AddLayerNorm operators after it: the scores must not change by a bit."""
+    import onnx
+
+    from crossrank.export.weight_matmul_graph import make_weight_matmul_graph
+
+    _runs(rung)
+    scores = {}
+    for epilogues in (True, False):  # every MatMul on the rung's op (the bundle's may keep some wider)
+        folder = tmp_path / str(epilogues)
+        shutil.copytree(tiny_bundle, folder)
+        model, counts = make_weight_matmul_graph(onnx.load(str(folder / "model.engine.onnx")), rung.op,
+                                                 epilogues=epilogues)
+        assert (counts["with_gelu"], counts["with_layer_norm"]) == ((2, 4) if epilogues else (0, 0))
+        onnx.save(model, str(folder / f"model.{rung.precision}.engine.onnx"))
+        scores[epilogues] = _scores(folder, rung.precision, PAIRS, max_batch_size=4, verify_checksums=False)
+    np.testing.assert_array_equal(scores[True], scores[False])
+
+
+@EACH
+def test_the_engine_names_an_unknown_activation(tiny_bundle, tmp_path, rung):
+    import onnx
+
+    from crossrank.reranker import Reranker
+
+    _runs(rung)
+    folder = tmp_path / "b"
+    shutil.copytree(tiny_bundle, folder)
+    path = folder / f"model.{rung.precision}.engine.onnx"
+    model = onnx.load(str(path))
+    fused = next(n for n in model.graph.node for a in n.attribute if a.name == "activation")
+    fused.attribute[0].s = b"relu"
+    onnx.save(model, str(path))
+    with pytest.raises(Exception, match='attribute activation must be "gelu" or empty, got "relu"'):
+        Reranker(folder, precision=rung.precision, verify_checksums=False).score_pairs(PAIRS[:1])
 
 
 @EACH
@@ -93,6 +207,8 @@ def test_tiny_bundle_has_the_rung(tiny_bundle, rung):
     entry, file = r[rung.precision], f"model.{rung.precision}.engine.onnx"
     assert m["files"][rung.precision] == file == entry["file"] and file in m["checksums_sha256"]
     assert entry["from"] == "model.engine.onnx" and entry["ops"][rung.op] >= 4  # 2 layers x (out, FFN x 2)
+    assert entry["ops"]["with_gelu"] == 2  # each layer's FFN GELU, now in its first GEMM
+    assert entry["ops"]["with_layer_norm"] == 4  # each sub-layer's residual LayerNorm, in its last GEMM
     assert set(entry["metrics"]) == {"builtin", "web"} and isinstance(entry["passed"], bool)
     assert rung.precision in r["rungs"]["order"] and r["rungs"]["order"][-1] == "fp32"
     assert r["rungs"]["rungs"][rung.precision]["agreement"] == entry["metrics"]
@@ -219,7 +335,7 @@ def test_rewrite_can_skip_or_take_only_named_matmuls():
     skipped, counts = make_weight_matmul_graph(model, INT8_TOKEN_OP, skip={"m1"})
     assert counts[INT8_TOKEN_OP] == 1 and [n.name for n in skipped.graph.node if n.op_type == "MatMul"][0] == "m1"
     only, counts = make_weight_matmul_graph(model, BF16_OP, only={"m1"})
-    assert counts == {BF16_OP: 1, "with_bias": 1, "MatMul_left": 3}
+    assert counts == {BF16_OP: 1, "with_bias": 1, "with_gelu": 0, "with_layer_norm": 0, "MatMul_left": 3}
     assert [n.op_type for n in only.graph.node][:2] == [BF16_OP, "MatMul"]
 
 
@@ -232,7 +348,7 @@ def test_token_graph_puts_the_kept_matmuls_on_bf16():
     ops = {n.name: n.op_type for n in model.graph.node}
     assert ops["m1/MatMulInt8Token"] == INT8_TOKEN_OP and ops["m2/MatMulBf16"] == BF16_OP
     _, fp32_kept = token_graph(_toy_graph(), ["m2"], None)  # no bf16 on this CPU: the kept one stays fp32
-    assert fp32_kept == {INT8_TOKEN_OP: 1, "with_bias": 1, "MatMul_left": 3}
+    assert fp32_kept == {INT8_TOKEN_OP: 1, "with_bias": 1, "with_gelu": 0, "with_layer_norm": 0, "MatMul_left": 3}
 
 
 def test_fallback_keeps_the_worst_first_until_the_gate_passes(tmp_path, monkeypatch):

@@ -32,7 +32,8 @@ def token_graph(source, kept: Sequence[str], wide_op: str | None) -> tuple[Any, 
     model, counts = make_weight_matmul_graph(source, INT8_TOKEN_OP, skip=set(kept))
     if kept and wide_op is not None:
         model, wide = make_weight_matmul_graph(model, wide_op)
-        counts = {**counts, wide_op: wide[wide_op], "MatMul_left": wide["MatMul_left"]}
+        counts = {**counts, wide_op: wide[wide_op], "MatMul_left": wide["MatMul_left"],
+                  **{k: counts[k] + wide[k] for k in ("with_bias", "with_gelu", "with_layer_norm")}}
     return model, counts
 
 

@@ -16,7 +16,15 @@ The rewrite:
 - ``MatMul(x, W)`` with W a 2-D float initializer (not overridable by a graph input) becomes
   ``OP(x, W)``; this includes the QKV projection the engine graph splits out of Attention;
 - when the MatMul's output feeds only an ``Add`` of a float initializer of shape ``[N]`` (the
-  dense layer's bias), the two become one ``OP(x, W, bias)``.
+  dense layer's bias), the two become one ``OP(x, W, bias)``;
+- when that output then feeds only a ``Gelu`` (crossrank's, or ``com.microsoft.Gelu`` without
+  attributes: both the erf form), the GELU moves into the GEMM (``activation="gelu"``): it is
+  applied to each result as the GEMM stores it, with the same 16-lane code as crossrank's Gelu
+  operator, so the FFN's wide intermediate is written once instead of written, read and written;
+- when the biased output instead feeds only crossrank's ``AddLayerNorm`` (the sub-layer's residual
+  Add + LayerNormalization, ``engine_graph.py``), that moves into the GEMM too (inputs residual,
+  gamma, beta; attribute epsilon): each chunk of rows is normalized as soon as the GEMM has
+  written it, while it is in cache, with the same kernel, so the result is the same bits.
 """
 
 from __future__ import annotations
@@ -55,6 +63,31 @@ def _bias_add(node, consumers: dict[str, list], outputs: set[str], constants: di
     return add, other
 
 
+def _sole_user(output: str, consumers: dict[str, list], outputs: set[str]):
+    """The one node OUTPUT feeds, or None when it feeds several or is a graph output."""
+    users = consumers.get(output, [])
+    return users[0] if len(users) == 1 and output not in outputs else None
+
+
+def _gelu(output: str, consumers: dict[str, list], outputs: set[str]):
+    """The Gelu node when OUTPUT feeds only an erf Gelu (crossrank's or com.microsoft's, no attributes), else None."""
+    gelu = _sole_user(output, consumers, outputs)
+    if gelu is None or gelu.op_type != "Gelu" or gelu.domain not in (DOMAIN, "com.microsoft") or gelu.attribute:
+        return None
+    return gelu
+
+
+def _residual_norm(output: str, consumers: dict[str, list], outputs: set[str]):
+    """(the AddLayerNorm, its residual input) when OUTPUT feeds only crossrank's AddLayerNorm as one
+    of the two summands (and not both), else None."""
+    norm = _sole_user(output, consumers, outputs)
+    if norm is None or norm.op_type != "AddLayerNorm" or norm.domain != DOMAIN or len(norm.input) != 4:
+        return None
+    if list(norm.input[:2]).count(output) != 1:
+        return None
+    return norm, norm.input[1] if norm.input[0] == output else norm.input[0]
+
+
 def weight_matmuls(model) -> list[str]:
     """Names of MODEL's MatMuls on a constant 2-D weight (the ones make_weight_matmul_graph rewrites), in graph order."""
     constants = _float_initializers(model.graph)
@@ -62,8 +95,8 @@ def weight_matmuls(model) -> list[str]:
             and len(constants.get(n.input[1], [])) == 2]
 
 
-def make_weight_matmul_graph(model, op: str, *, skip: Container[str] = (),
-                             only: Container[str] | None = None) -> tuple[Any, dict[str, int]]:
+def make_weight_matmul_graph(model, op: str, *, skip: Container[str] = (), only: Container[str] | None = None,
+                             epilogues: bool = True) -> tuple[Any, dict[str, int]]:
     """Return (a copy of MODEL with its constant-weight MatMuls on OP, counts).
 
     Args:
@@ -71,10 +104,13 @@ def make_weight_matmul_graph(model, op: str, *, skip: Container[str] = (),
         op: BF16_OP or INT8_TOKEN_OP.
         skip: MatMul names to leave as they are (a second call can put them on the other op).
         only: when given, the only MatMul names to rewrite.
+        epilogues: move a following GELU or residual Add + LayerNorm into the GEMM (False: leave
+            them as operators of their own, as tests compare).
 
     Returns:
         The rewritten copy, and {OP: nodes made, "with_bias": of those with the bias fused,
-        "MatMul_left": MatMuls left as they were (no constant 2-D weight, skipped, or not in ONLY)}.
+        "with_gelu": of those with the GELU that followed fused, "with_layer_norm": of those with
+        the residual Add + LayerNorm that followed fused, "MatMul_left": MatMuls left as they were (no constant 2-D weight, skipped, or not in ONLY)}.
     """
     import onnx
     from onnx import helper
@@ -87,10 +123,14 @@ def make_weight_matmul_graph(model, op: str, *, skip: Container[str] = (),
     for node in graph.node:
         for name in node.input:
             consumers.setdefault(name, []).append(node)
-    nodes, fused_adds = [], set()
-    counts = {op: 0, "with_bias": 0, "MatMul_left": 0}
+    # Ids of the Add, Gelu and AddLayerNorm nodes folded into a GEMM -> the GEMM when it takes that
+    # node's place (the last one folded: the residual may be computed after the MatMul), else None.
+    nodes, folded = [], {}
+    counts = {op: 0, "with_bias": 0, "with_gelu": 0, "with_layer_norm": 0, "MatMul_left": 0}
     for node in graph.node:
-        if id(node) in fused_adds:
+        if id(node) in folded:
+            if folded[id(node)] is not None:
+                nodes.append(folded[id(node)])
             continue
         if node.op_type != "MatMul" or node.domain not in ("", "ai.onnx"):
             nodes.append(node)
@@ -102,12 +142,34 @@ def make_weight_matmul_graph(model, op: str, *, skip: Container[str] = (),
             continue
         bias = _bias_add(node, consumers, outputs, constants, shape[1])
         inputs, output = list(node.input), node.output[0]
+        last = node  # the node whose place the GEMM takes
         if bias is not None:
-            fused_adds.add(id(bias[0]))
+            last = bias[0]
             inputs.append(bias[1])
             output = bias[0].output[0]
             counts["with_bias"] += 1
-        nodes.append(helper.make_node(op, inputs, [output], name=f"{node.name or output}/{op}", domain=DOMAIN))
+        attributes = {}
+        gelu = _gelu(output, consumers, outputs) if epilogues else None
+        if gelu is not None:
+            last = gelu
+            output = gelu.output[0]
+            attributes["activation"] = "gelu"
+            counts["with_gelu"] += 1
+        norm = (_residual_norm(output, consumers, outputs) if epilogues and bias is not None and gelu is None
+                else None)
+        if norm is not None:  # (bias required: an absent optional input would have to be named "")
+            last = norm[0]
+            inputs += [norm[1], *norm[0].input[2:]]
+            output = norm[0].output[0]
+            attributes["epsilon"] = next(a.f for a in norm[0].attribute if a.name == "epsilon")
+            counts["with_layer_norm"] += 1
+        gemm = helper.make_node(op, inputs, [output], name=f"{node.name or output}/{op}", domain=DOMAIN,
+                                **attributes)
+        for absorbed in (bias[0] if bias else None, gelu, norm[0] if norm else None):
+            if absorbed is not None:
+                folded[id(absorbed)] = gemm if absorbed is last else None
+        if last is node:
+            nodes.append(gemm)
         counts[op] += 1
     del graph.node[:]
     graph.node.extend(nodes)
