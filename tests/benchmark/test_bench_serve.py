@@ -140,3 +140,14 @@ def test_serve_args_reach_the_server_and_refusals_count_as_errors(tiny_bundle):
     [run] = report["servers"][0]["runs"]
     assert run["error_kinds"] == {"http 413": REQUESTS} and run["requests"] == 0 and run["p99_ms"] is None
     assert "| 2 | 2 | 0 | 5 | 0.0 | None |" in format_report(report)
+
+
+def test_precision_reaches_the_server_and_the_reference(tiny_bundle):
+    """fp32 on a bundle whose default is int8: every answer must match fp32 score_pairs within 1e-5,
+    which the server's int8 would not (its logits move by ~1e-2)."""
+    default = Reranker(tiny_bundle).precision
+    assert default != "fp32"
+    report = run_bench_serve(_settings(tiny_bundle, precision="fp32", concurrency=[2], mixed=0, inprocess_seconds=0))
+    [run] = report["servers"][0]["runs"]
+    assert report["precision"] == "fp32" and "precision fp32" in format_report(report)
+    assert run["errors"] == 0 and run["checked"] == REQUESTS and run["max_abs_diff"] <= 1e-5

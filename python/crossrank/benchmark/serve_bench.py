@@ -43,6 +43,7 @@ class ServeBenchSettings:
     mixed_requests: int = 50
     inprocess_seconds: float = 10.0
     threads: int | None = None
+    precision: str | None = None
     serve_args: list[str] = field(default_factory=list)
     tolerance: float = 1e-5
     check_every: int = 1
@@ -120,7 +121,8 @@ def _mixed(target: Target, bodies: dict, settings: ServeBenchSettings) -> dict:
 
 def _start(name: str, bundle: Bundle, settings: ServeBenchSettings):
     if name == "crossrank":
-        process, target = start_crossrank(bundle.path, settings.threads, settings.serve_args)
+        precision = ["--precision", settings.precision] if settings.precision else []
+        process, target = start_crossrank(bundle.path, settings.threads, [*precision, *settings.serve_args])
         target.tolerance = settings.tolerance
         return process, target
     if name == INFINITY:
@@ -173,13 +175,13 @@ def run_bench_serve(settings: ServeBenchSettings) -> dict:
     _require_client()
     bundle = Bundle.load(settings.bundle or default_model())
     texts = _pool_texts(settings)
-    reranker = Reranker(bundle.path, threads=settings.threads)
+    reranker = Reranker(bundle.path, threads=settings.threads, precision=settings.precision)
     offline = _offline(reranker, texts)
     inprocess = None
     if settings.inprocess_seconds:
         inprocess = inprocess_throughput(reranker, texts[max(settings.pools)], settings.inprocess_seconds)
         settings.log(f"in-process score_pairs: {inprocess['pairs_per_s']} pairs/s at pool {inprocess['pool']}")
-    threads = reranker.threads
+    threads, precision = reranker.threads, reranker.precision
     del reranker
     gc.collect()
     servers = [_run_started(name, bundle, texts, offline, settings) for name in settings.servers]
@@ -187,7 +189,8 @@ def run_bench_serve(settings: ServeBenchSettings) -> dict:
         headers = {"authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
         target = Target("url", settings.url.rstrip("/"), settings.kind, tolerance=settings.tolerance, headers=headers)
         servers.append(load_server(target, texts, offline, settings))
-    return {"bundle": str(bundle.path), "profile": settings.profile, "inprocess": inprocess, "servers": servers,
+    return {"bundle": str(bundle.path), "precision": precision, "profile": settings.profile, "inprocess": inprocess,
+            "servers": servers,
             "settings": {"requests": settings.requests, "seconds": settings.seconds, "warmup": settings.warmup,
                          "check_every": settings.check_every, "tolerance": settings.tolerance},
             "machine": machine_info(threads)}

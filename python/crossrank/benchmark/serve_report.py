@@ -48,7 +48,7 @@ def _table(server: dict) -> list[str]:
 
 def format_report(report: dict) -> str:
     """REPORT as text: in-process throughput, one table per server, unavailable servers, the targets."""
-    lines = []
+    lines = [f"bundle {report['bundle']}, precision {report.get('precision')}"]
     if report.get("inprocess"):
         ip = report["inprocess"]
         lines.append(f"in-process score_pairs: {ip['pairs_per_s']} pairs/s (pool {ip['pool']}, {ip['calls']} calls)")

@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 
 from crossrank import workloads
+from crossrank._validation import PRECISIONS
 from crossrank.benchmark.load import KINDS
 from crossrank.benchmark.serve_bench import SERVERS, ServeBenchSettings, bench_serve
 from crossrank.cli._types import non_negative_int, number_in, output_file, positive_int, positive_int_list
@@ -26,7 +27,7 @@ def _run(args: argparse.Namespace) -> int:
         bundle=args.bundle, servers=args.servers, url=args.url, kind=args.kind, api_key=args.api_key,
         concurrency=args.concurrency, pools=args.pools, requests=args.requests, seconds=args.seconds,
         warmup=args.warmup, mixed=args.mixed, mixed_requests=args.mixed_requests,
-        inprocess_seconds=args.inprocess_seconds, threads=args.threads, serve_args=shlex.split(args.serve_args),
+        inprocess_seconds=args.inprocess_seconds, threads=args.threads, precision=args.precision, serve_args=shlex.split(args.serve_args),
         tolerance=args.tolerance, check_every=args.check_every, variants=args.variants, profile=args.profile,
         json=args.json, plot=args.plot))
 
@@ -61,6 +62,8 @@ def add_parser(commands) -> argparse.ArgumentParser:
                    help="time in-process Reranker.score_pairs this long first (0: skip)")
     p.add_argument("--threads", type=positive_int, default=None,
                    help="crossrank serve's and the in-process engine's threads (default: physical cores)")
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="the rung crossrank serve and the in-process reference both run (default: the bundle's)")
     p.add_argument("--serve-args", default="",
                    help="more options for the crossrank serve it starts, e.g. '--max-queue-tokens 2000000'")
     p.add_argument("--tolerance", type=number_in(0.0), default=d.tolerance,
