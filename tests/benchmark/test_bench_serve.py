@@ -143,11 +143,15 @@ def test_serve_args_reach_the_server_and_refusals_count_as_errors(tiny_bundle):
 
 
 def test_precision_reaches_the_server_and_the_reference(tiny_bundle):
-    """fp32 on a bundle whose default is int8: every answer must match fp32 score_pairs within 1e-5,
-    which the server's int8 would not (its logits move by ~1e-2)."""
+    """A rung other than the bundle's default (the tiny bundle's gate picks it per machine): every
+    answer must match that rung's score_pairs within 1e-5, which the default rung's would not."""
     default = Reranker(tiny_bundle).precision
-    assert default != "fp32"
-    report = run_bench_serve(_settings(tiny_bundle, precision="fp32", concurrency=[2], mixed=0, inprocess_seconds=0))
+    other = "fp32" if default == "int8" else "int8"  # the furthest apart (bf16 and fp32 agree to ~1e-6 here)
+    pairs = [("what is a cross-encoder", "a model that reads query and document together"), ("q", "an answer")]
+    gap = max(abs(a - b) for a, b in zip(Reranker(tiny_bundle).score_pairs(pairs),
+                                         Reranker(tiny_bundle, precision=other).score_pairs(pairs)))
+    assert gap > 1e-5  # so a server left on the default rung would fail the check below
+    report = run_bench_serve(_settings(tiny_bundle, precision=other, concurrency=[2], mixed=0, inprocess_seconds=0))
     [run] = report["servers"][0]["runs"]
-    assert report["precision"] == "fp32" and "precision fp32" in format_report(report)
+    assert report["precision"] == other and f"precision {other}" in format_report(report)
     assert run["errors"] == 0 and run["checked"] == REQUESTS and run["max_abs_diff"] <= 1e-5
