@@ -1,12 +1,12 @@
 #include "runtime/weight_matmul_ops.h"
 
 #include <memory>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <vector>
 
-#include "kernels/matmul_bf16.h"
 #include "kernels/layer_norm.h"
+#include "kernels/matmul_bf16.h"
 #include "kernels/matmul_int8.h"
 #include "runtime/guarded.h"
 
