@@ -20,9 +20,12 @@ from crossrank import _native
 from crossrank._system import available_cpu_count
 from crossrank.reranker import Cancelled, Reranker
 
-# Generous for a loaded CI box: the engine polls every 50 ms and a graph run stops between operators.
+# The engine polls every 50 ms and a graph run stops between operators; the largest operator here,
+# the attention core over a batch of 64 pairs of 512 tokens on one thread, is ~26 GFLOP (~0.2 s), and
+# these machines' speed can halve between minutes: one CI run stopped after 0.505 s against the old
+# 0.5 s bound. 1.5 s still stops a call of 4000 such pairs (about a minute) in its first batches.
 # scripts/sanitize.sh raises it: its instrumented kernels make one operator of a 64-pair batch take seconds.
-STOP_WITHIN_S = float(os.environ.get("CROSSRANK_STOP_WITHIN_S", "0.5"))
+STOP_WITHIN_S = float(os.environ.get("CROSSRANK_STOP_WITHIN_S", "1.5"))
 # Long enough that a call is still running when it is stopped (MiniLM: seconds on 2 cores).
 LONG_PAIRS = [("what is a cross-encoder", " ".join(["word"] * 500))] * 4000
 SHORT_PAIRS = [("what is a cross-encoder", "it scores a query and a document together"), ("q", "")]
