@@ -80,8 +80,9 @@ void matmul_bf16_rows_portable(const PackedBf16Weights& weights, const float* a,
           sum += bf16_to_float(static_cast<uint16_t>(x[p] & 0xffffu)) * bf16_to_float(panel[p * 32]);
         }
         c[row * shape.columns + n] = sum + weights.bias()[n];
-        if (weights.activation() == Activation::kGelu) gelu_portable(c + row * shape.columns + n, c + row * shape.columns + n, 1);
       }
+      float* out = c + row * shape.columns;
+      if (weights.activation() == Activation::kGelu) gelu_portable(out, out, shape.columns);
     }
   }
 }

@@ -64,7 +64,6 @@ void matmul_int8_rows_portable(const PackedInt8Weights& weights, const float* a,
                                float* c, uint8_t* scratch) {
   const MatMulShape& shape = weights.shape();
   const int64_t quads = shape.quads();
-  const bool gelu = weights.activation() == Activation::kGelu;
   for (int64_t row = first; row < last; ++row) {
     const float row_scale = quantize_row_int8(a + row * shape.depth, shape.depth, scratch);
     for (int64_t n = 0; n < shape.columns; ++n) {
@@ -74,10 +73,10 @@ void matmul_int8_rows_portable(const PackedInt8Weights& weights, const float* a,
         for (int i = 0; i < 4; ++i) sum += static_cast<int32_t>(scratch[q * 4 + i]) * panel[q * 64 + i];
       }
       const float scale = row_scale * weights.scales()[n];
-      const float y = std::fma(static_cast<float>(sum - weights.offsets()[n]), scale, weights.bias()[n]);
-      c[row * shape.columns + n] = y;
-      if (gelu) gelu_portable(&y, c + row * shape.columns + n, 1);
+      c[row * shape.columns + n] = std::fma(static_cast<float>(sum - weights.offsets()[n]), scale, weights.bias()[n]);
     }
+    float* out = c + row * shape.columns;
+    if (weights.activation() == Activation::kGelu) gelu_portable(out, out, shape.columns);
   }
 }
 

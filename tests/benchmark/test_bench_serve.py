@@ -145,10 +145,10 @@ def test_serve_args_reach_the_server_and_refusals_count_as_errors(tiny_bundle):
 def test_precision_reaches_the_server_and_the_reference(tiny_bundle):
     """A rung other than the bundle's default (the tiny bundle's gate picks it per machine): every
     answer must match that rung's score_pairs within 1e-5, which the default rung's would not."""
-    default = Reranker(tiny_bundle).precision
-    other = "fp32" if default == "int8" else "int8"  # the furthest apart (bf16 and fp32 agree to ~1e-6 here)
+    default = Reranker(tiny_bundle)
+    other = "fp32" if default.precision == "int8" else "int8"  # the furthest apart (bf16 and fp32 agree to ~1e-6 here)
     pairs = [("what is a cross-encoder", "a model that reads query and document together"), ("q", "an answer")]
-    gap = max(abs(a - b) for a, b in zip(Reranker(tiny_bundle).score_pairs(pairs),
+    gap = max(abs(a - b) for a, b in zip(default.score_pairs(pairs),
                                          Reranker(tiny_bundle, precision=other).score_pairs(pairs)))
     assert gap > 1e-5  # so a server left on the default rung would fail the check below
     report = run_bench_serve(_settings(tiny_bundle, precision=other, concurrency=[2], mixed=0, inprocess_seconds=0))
