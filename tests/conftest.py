@@ -24,13 +24,16 @@ import pytest
 from fixture_helpers import WEAK_MODEL_DIR, _need_export_extra, crossrank_submodule, make_tiny_model_dir
 
 def _is_fresh_bundle(path: Path) -> bool:
+    from crossrank.home import is_current_cached_bundle
+
     manifest = path / "crossrank.json"
     if not manifest.is_file():
         return False
     try:
-        return json.loads(manifest.read_text(encoding="utf-8")).get("format_version") == 1
+        fresh = json.loads(manifest.read_text(encoding="utf-8")).get("format_version") == 1
     except ValueError:
         return False
+    return fresh and is_current_cached_bundle(path)
 
 
 # -------------------------------------------------------------------------------- modules

@@ -147,15 +147,17 @@ void register_kernels(py::module_& testing) {
       "self_attention",
       [](py::array_t<float, py::array::c_style | py::array::forcecast> qkv,
          py::array_t<int32_t, py::array::c_style | py::array::forcecast> key_lengths, int64_t num_heads,
-         bool portable) {
+         bool portable, int64_t query_rows, bool bf16) {
         if (qkv.ndim() != 3 || num_heads <= 0 || qkv.shape(2) % (3 * num_heads) != 0) {
           throw std::invalid_argument("qkv must be [batch, sequence, 3 * num_heads * head_size]");
         }
         if (key_lengths.ndim() != 1 || key_lengths.shape(0) != qkv.shape(0)) {
           throw std::invalid_argument("key_lengths must hold one length per sequence");
         }
-        const AttentionShape shape{qkv.shape(0), qkv.shape(1), num_heads, qkv.shape(2) / (3 * num_heads)};
-        py::array_t<float> out({shape.batch, shape.sequence, shape.hidden()});
+        if (query_rows < 0) throw std::invalid_argument("query_rows must be 0 (every position) or positive");
+        const AttentionShape shape{qkv.shape(0), qkv.shape(1), num_heads, qkv.shape(2) / (3 * num_heads), query_rows,
+                                   bf16};
+        py::array_t<float> out({shape.batch, shape.output_rows(), shape.hidden()});
         const float* in = qkv.data();
         const int32_t* lengths = key_lengths.data();
         float* result = out.mutable_data();
@@ -172,8 +174,11 @@ void register_kernels(py::module_& testing) {
         return out;
       },
       py::arg("qkv"), py::arg("key_lengths"), py::arg("num_heads"), py::arg("portable") = false,
+      py::arg("query_rows") = 0, py::arg("bf16") = false,
       "softmax(Q·Kᵀ/√d)·V per head over packed projections; rows past a sequence's length are zeros.\n"
-      "portable=True runs the plain-loop fallback instead of the CPU's fastest kernel.");
+      "portable=True runs the plain-loop fallback instead of the CPU's fastest kernel; query_rows > 0\n"
+      "computes only that many leading query positions (the output's rows per sequence); bf16=True\n"
+      "multiplies in bf16 where the CPU has AVX512-BF16 (the portable loops stay fp32).");
   testing.def(
       "gelu",
       [](py::array_t<float, py::array::c_style | py::array::forcecast> x, bool portable) {

@@ -20,11 +20,13 @@ size_t attention_scratch_floats(const AttentionShape& shape);
 //   qkv:         [batch, sequence, 3 * hidden]: Q | K | V, each head's columns contiguous in each.
 //   key_lengths: [batch]; positions at or past a sequence's length are right padding: no query
 //                attends to them, and their own output rows are written as zeros.
-//   out:         [batch, sequence, hidden].
+//   out:         [batch, shape.output_rows(), hidden]: the first output_rows() query positions.
 //   scratch:     attention_scratch_floats(shape) floats, not shared with a concurrent call.
 void self_attention_unit(const AttentionShape& shape, const float* qkv, const int32_t* key_lengths,
                          int64_t unit, float* out, float* scratch);
 
+// shape.bf16 runs the bf16-product kernel where the CPU has AVX512-BF16, the fp32 one elsewhere.
+//
 // The plain-loop implementation that self_attention_unit falls back to (CPUs without AVX-512,
 // head sizes other than 32 and 64); callable directly so tests cover it on any machine.
 void self_attention_unit_portable(const AttentionShape& shape, const float* qkv, const int32_t* key_lengths,

@@ -5,40 +5,14 @@
 // for callers on CPUs without it.
 #if defined(CROSSRANK_AVX512)
 #include <immintrin.h>
+
+#include "kernels/softmax16_avx512.h"
 #endif
 
 namespace crossrank::avx512 {
 
 #if defined(CROSSRANK_AVX512)
 namespace {
-
-constexpr int64_t kLanes = 16;
-constexpr int64_t kKeyBlock = 32;  // score columns per register block; keys are padded to it
-constexpr int64_t kScoreRows = 8;  // query rows scored together: 8 x 2 accumulators
-
-int64_t padded_keys(int64_t n) { return (n + kKeyBlock - 1) / kKeyBlock * kKeyBlock; }
-int64_t smaller(int64_t a, int64_t b) { return a < b ? a : b; }
-void fill(float* begin, float* end, float value) {
-  for (; begin < end; ++begin) *begin = value;
-}
-
-// e^x for x <= 0 (a max-subtracted softmax): Cephes' single-precision range reduction and
-// polynomial, within a few ulp of std::exp; scalef applies the 2^n.
-inline __m512 exp_nonpositive(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_scalef_ps(p, n);
-}
 
 // Kᵀ [head_size][width], padding columns zero: a row of scores is then a sum of rows of Kᵀ.
 void transpose_keys(const float* key_rows, int64_t stride, int64_t keys, int64_t width, int64_t head_size,
@@ -73,37 +47,6 @@ void score_rows(const float* const* q, const float* keys_t, int64_t width, int64
   }
 }
 
-// Replaces rows of scores with e^(s - row max) over the real keys (0 on padding) and sets
-// inverse_sum[r] = 1 / the row's sum. All rows advance together: one row alone is a chain of
-// dependent reductions, kScoreRows side by side keep both FMA units busy.
-void softmax_rows(float* scores, int64_t rows, int64_t keys, int64_t width, float* inverse_sum) {
-  const int64_t tail = (keys - 1) / kLanes * kLanes;  // the last block holding a real key
-  const __mmask16 real = static_cast<__mmask16>((1u << (keys - tail)) - 1);
-  const __m512 minus_inf = _mm512_set1_ps(-__builtin_inff());
-  __m512 top[kScoreRows], sum[kScoreRows];
-  for (int64_t r = 0; r < kScoreRows; ++r) {
-    top[r] = minus_inf;
-    sum[r] = _mm512_setzero_ps();
-  }
-  for (int64_t j = 0; j < tail; j += kLanes) {
-    for (int64_t r = 0; r < rows; ++r) top[r] = _mm512_max_ps(top[r], _mm512_loadu_ps(scores + r * width + j));
-  }
-  for (int64_t r = 0; r < rows; ++r) {
-    top[r] = _mm512_max_ps(top[r], _mm512_mask_loadu_ps(minus_inf, real, scores + r * width + tail));
-    top[r] = _mm512_set1_ps(_mm512_reduce_max_ps(top[r]));
-  }
-  for (int64_t j = 0; j <= tail; j += kLanes) {
-    for (int64_t r = 0; r < rows; ++r) {
-      float* p = scores + r * width + j;
-      __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(p), top[r]));
-      if (j == tail) e = _mm512_maskz_mov_ps(real, e);
-      _mm512_storeu_ps(p, e);
-      sum[r] = _mm512_add_ps(sum[r], e);
-    }
-  }
-  for (int64_t r = 0; r < rows; ++r) inverse_sum[r] = 1.0f / _mm512_reduce_add_ps(sum[r]);
-}
-
 // out[r] = inverse_sum[r] · Σ_j weights[r][j] · v_j for up to kRows query rows.
 template <int64_t kHeadSize>
 void weigh_values(const float* weights, int64_t width, const float* value_rows, int64_t stride, int64_t keys,
@@ -124,25 +67,16 @@ void weigh_values(const float* weights, int64_t width, const float* value_rows, 
         for (int64_t k = 0; k < kVecs; ++k) acc[r][k] = _mm512_fmadd_ps(w, v[k], acc[r][k]);
       }
     }
-    for (int64_t r = 0; r < n; ++r) {
-      const __m512 inv = _mm512_set1_ps(inverse_sum[r0 + r]);
-      for (int64_t k = 0; k < kVecs; ++k) {
-        _mm512_storeu_ps(out + (r0 + r) * out_stride + k * kLanes, _mm512_mul_ps(acc[r][k], inv));
-      }
-    }
+    store_rows(acc, n, inverse_sum + r0, out + r0 * out_stride, out_stride);
   }
 }
 
 template <int64_t kHeadSize>
 void attend_heads(const AttentionShape& shape, const float* qkv, const int32_t* key_lengths, int64_t unit,
                   float* out, float* scratch) {
-  const int64_t hidden = shape.hidden(), stride = 3 * hidden;
-  const int64_t batch = unit / shape.heads, head = unit % shape.heads;
-  const int64_t length = key_lengths[batch];
-  const int64_t keys = length < 1 ? 1 : smaller(length, shape.sequence);
-  const int64_t width = padded_keys(keys);
-  const float* queries = qkv + batch * shape.sequence * stride + head * kHeadSize;
-  float* out_rows = out + batch * shape.sequence * hidden + head * kHeadSize;
+  const HeadRows h = head_rows(shape, qkv, key_lengths, unit, out);
+  const int64_t hidden = h.hidden, stride = h.stride, keys = h.keys, width = h.width;
+  const float* queries = h.queries;
   const float scale = 1.0f / __builtin_sqrtf(static_cast<float>(kHeadSize));
 
   float* keys_t = scratch;
@@ -156,20 +90,17 @@ void attend_heads(const AttentionShape& shape, const float* qkv, const int32_t* 
       _mm512_storeu_ps(values + j * kHeadSize + d, _mm512_loadu_ps(queries + 2 * hidden + j * stride + d));
     }
   }
-  for (int64_t first = 0; first < keys; first += kScoreRows) {
-    const int64_t rows = smaller(kScoreRows, keys - first);
+  for (int64_t first = 0; first < h.real_rows; first += kScoreRows) {
+    const int64_t block = smaller(kScoreRows, h.real_rows - first);
     const float* q[kScoreRows];  // the last query repeated to fill the block; extra rows unused
-    for (int64_t r = 0; r < kScoreRows; ++r) q[r] = queries + (first + smaller(r, rows - 1)) * stride;
+    for (int64_t r = 0; r < kScoreRows; ++r) q[r] = queries + (first + smaller(r, block - 1)) * stride;
     score_rows(q, keys_t, width, kHeadSize, scale, scores);
     float inverse_sum[kScoreRows];
-    softmax_rows(scores, rows, keys, width, inverse_sum);
-    weigh_values<kHeadSize>(scores, width, values, kHeadSize, keys, rows, inverse_sum,
-                            out_rows + first * hidden, hidden);
+    softmax_rows(scores, block, keys, width, inverse_sum);
+    weigh_values<kHeadSize>(scores, width, values, kHeadSize, keys, block, inverse_sum,
+                            h.out_rows + first * hidden, hidden);
   }
-  // Padding positions: nothing downstream reads them, but leave no uninitialized memory behind.
-  for (int64_t i = keys; i < shape.sequence; ++i) {
-    fill(out_rows + i * hidden, out_rows + i * hidden + kHeadSize, 0.0f);
-  }
+  zero_padding_rows(h, kHeadSize);
 }
 
 }  // namespace

@@ -12,8 +12,16 @@ struct AttentionShape {
   int64_t sequence = 0;
   int64_t heads = 0;
   int64_t head_size = 0;
+  // Leading query positions computed, the output's rows per sequence; 0: every position. A
+  // classifier that reads only the first token needs the last layer's attention for query 0 alone
+  // (crossrank/export/first_token_tail.py), while every position still serves as a key.
+  int64_t queries = 0;
+  // Whether Q·Kᵀ and the weighted sum of V may multiply in bf16 where the CPU has AVX512-BF16
+  // (self_attention_bf16_avx512.h); elsewhere they stay fp32.
+  bool bf16 = false;
 
   int64_t hidden() const { return heads * head_size; }
+  int64_t output_rows() const { return queries > 0 && queries < sequence ? queries : sequence; }
   int64_t units() const { return batch * heads; }  // independent (sequence, head) pieces of work
 };
 

@@ -27,8 +27,19 @@ void run_attention_unit(void* data, size_t unit) {
   self_attention_unit(work.shape, work.qkv, work.key_lengths, static_cast<int64_t>(unit), work.out, scratch.data());
 }
 
+// An optional int attribute of the node; 0 when absent.
+int64_t optional_int(const OrtKernelInfo* info, const char* name) {
+  try {
+    return Ort::ConstKernelInfo(info).GetAttribute<int64_t>(name);
+  } catch (const Ort::Exception&) {
+    return 0;
+  }
+}
+
 struct SelfAttentionKernel {
   int64_t heads;
+  int64_t query_rows;  // 0: every position; else the leading positions computed (AttentionShape::queries)
+  bool bf16;           // products in bf16 where the CPU has AVX512-BF16 (AttentionShape::bf16)
 
   OrtStatusPtr ComputeV2(OrtKernelContext* raw_context) {
     return guarded([&]() -> OrtStatusPtr {
@@ -44,8 +55,8 @@ struct SelfAttentionKernel {
         return Ort::Status("SelfAttention: key_lengths must hold one length per sequence", ORT_INVALID_ARGUMENT)
             .release();
       }
-      const AttentionShape shape{dims[0], dims[1], heads, dims[2] / (3 * heads)};
-      Ort::UnownedValue out = context.GetOutput(0, {shape.batch, shape.sequence, shape.hidden()});
+      const AttentionShape shape{dims[0], dims[1], heads, dims[2] / (3 * heads), query_rows, bf16};
+      Ort::UnownedValue out = context.GetOutput(0, {shape.batch, shape.output_rows(), shape.hidden()});
       AttentionWork work{shape, qkv.GetTensorData<float>(), lengths.GetTensorData<int32_t>(), out.GetTensorMutableData<float>()};
       if (shape.units() > 0) context.ParallelFor(run_attention_unit, static_cast<size_t>(shape.units()), 0, &work);
       return nullptr;
@@ -58,7 +69,14 @@ struct SelfAttentionOp : Ort::CustomOpBase<SelfAttentionOp, SelfAttentionKernel,
     return guarded([&]() -> OrtStatusPtr {
       const int64_t heads = Ort::ConstKernelInfo(info).GetAttribute<int64_t>("num_heads");
       if (heads <= 0) return Ort::Status("SelfAttention: num_heads must be positive", ORT_INVALID_ARGUMENT).release();
-      *kernel = new SelfAttentionKernel{heads};
+      const int64_t query_rows = optional_int(info, "query_rows");
+      const int64_t bf16 = optional_int(info, "bf16");
+      if (query_rows < 0) {
+        return Ort::Status("SelfAttention: query_rows must be 0 (every position) or positive", ORT_INVALID_ARGUMENT)
+            .release();
+      }
+      if (bf16 != 0 && bf16 != 1) return Ort::Status("SelfAttention: bf16 must be 0 or 1", ORT_INVALID_ARGUMENT).release();
+      *kernel = new SelfAttentionKernel{heads, query_rows, bf16 == 1};
       return nullptr;
     });
   }

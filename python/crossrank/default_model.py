@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from crossrank._folders import check_replaceable
-from crossrank.bundle import MANIFEST_FILE, is_bundle, read_manifest
+from crossrank.bundle import MANIFEST_FILE, is_bundle
 from crossrank.export.encoder import export_encoder, is_encoder
 from crossrank.export.pipeline import export_bundle
-from crossrank.home import crossrank_home, models_dir
+from crossrank.home import crossrank_home, is_current_cached_bundle, models_dir
 
 __all__ = [
     "DEFAULT_ENCODER_NAME",
@@ -73,16 +73,6 @@ def default_model_dir() -> Path:
 def default_encoder_dir() -> Path:
     """Where the default bi-encoder is cached (it may not exist yet)."""
     return models_dir() / DEFAULT_ENCODER_NAME
-
-
-def _is_current(path: Path) -> bool:
-    """Whether a cached default bundle has what this crossrank builds: older ones lack the engine
-    graphs (crossrank.export.engine_graph) and would run at the standard graphs' speed."""
-    try:
-        manifest = read_manifest(path)
-    except (OSError, ValueError):
-        return False
-    return bool(manifest.get("engine_files"))
 
 
 def minilm_encoder_dir() -> Path:
@@ -181,7 +171,7 @@ def default_model(*, rebuild: bool = False, progress: bool = True) -> Path:
 
     The bundle lives in ``$CROSSRANK_HOME/models/minilm-l6-seeded``. It is written atomically
     (built next to its final place and renamed), so an interrupted build leaves no half bundle.
-    A cached one built by an older crossrank (no engine graphs) is rebuilt. Every build is
+    A cached one built by an older crossrank (home.is_current_cached_bundle) is rebuilt. Every build is
     identical in weights (the head is seeded).
 
     Args:
@@ -197,7 +187,7 @@ def default_model(*, rebuild: bool = False, progress: bool = True) -> Path:
     """
     target = default_model_dir()
     if is_bundle(target) and not rebuild:
-        if _is_current(target):
+        if is_current_cached_bundle(target):
             return target
         if progress:
             print(f"crossrank: rebuilding the default model in {target}: it was built by an older crossrank",

@@ -32,3 +32,20 @@ def bench_peers_dir() -> Path:
 def exports_dir() -> Path:
     """Where Hugging Face folders given to ``crossrank.CrossEncoder`` and the adapters are exported."""
     return crossrank_home() / "exports"
+
+
+def is_current_cached_bundle(path: Path) -> bool:
+    """Whether a cached bundle (a default model, an export of a Hugging Face folder) has what this
+    crossrank's export writes for speed, so that the cache may serve it: engine graphs
+    (crossrank.export.engine_graph) and the record of their first-token tail (~14 % of a pair's
+    work). Older ones would run slower than a fresh export, and are rebuilt."""
+    import json
+
+    try:
+        manifest = json.loads((path / "crossrank.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(manifest, dict) or not manifest.get("engine_files"):
+        return False
+    fp32_graph = (manifest.get("engine_graphs") or {}).get("fp32") or {}
+    return "first_token_tail" in (fp32_graph.get("crossrank_ops") or {})

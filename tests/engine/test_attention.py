@@ -46,6 +46,48 @@ def test_kernel_matches_softmax_attention(heads, size, seq, lengths, portable):
         assert not out[b, n:].any()  # padding rows are zeros, never stale memory
 
 
+@pytest.mark.parametrize("portable", [False, True], ids=["fastest", "portable"])
+@pytest.mark.parametrize("query_rows", [1, 3, 9, 500])
+def test_kernel_computes_only_the_leading_queries_asked_for(query_rows, portable):
+    # The first-token tail's attention: the leading query rows alone, every key still attended to,
+    # each row exactly as the full call computes it (a short sequence keeps zeros past its length).
+    rng = np.random.default_rng(query_rows)
+    qkv = rng.normal(scale=2.0, size=(3, 40, 3 * 384)).astype(np.float32)
+    lengths = np.array([40, 2, 17], dtype=np.int32)
+    full = _native.testing.self_attention(qkv, lengths, 12, portable=portable)
+    some = _native.testing.self_attention(qkv, lengths, 12, portable=portable, query_rows=query_rows)
+    assert some.shape == (3, min(query_rows, 40), 384)
+    np.testing.assert_array_equal(some, full[:, :query_rows])
+    with pytest.raises(ValueError, match="query_rows"):
+        _native.testing.self_attention(qkv, lengths, 12, query_rows=-1)
+
+
+def _bf16(x: np.ndarray) -> np.ndarray:
+    """X rounded to bf16 (to nearest even), as float32."""
+    bits = x.astype(np.float32).view(np.uint32).astype(np.uint64)
+    return (((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16).astype(np.uint32).view(np.float32)
+
+
+@pytest.mark.parametrize("heads,size", [(12, 32), (4, 64)])
+@pytest.mark.parametrize("seq,lengths", [(1, [1]), (17, [17]), (70, [70, 33]), (153, [5, 153, 64])])
+def test_bf16_products_match_attention_on_bf16_inputs(heads, size, seq, lengths):
+    # Q, K and V rounded to bf16, the softmax weights too (their rounding is the rest of the error).
+    if not _native.BF16_KERNELS:
+        pytest.skip("this CPU has no AVX512-BF16: bf16=True runs the fp32 kernel")
+    rng = np.random.default_rng(seq + heads)
+    qkv = rng.normal(size=(len(lengths), seq, 3 * heads * size)).astype(np.float32)
+    lengths = np.array(lengths, dtype=np.int32)
+    out = _native.testing.self_attention(qkv, lengths, heads, bf16=True)
+    rounded = reference_attention(_bf16(qkv), lengths, heads)
+    exact = reference_attention(qkv, lengths, heads)
+    np.testing.assert_allclose(out, rounded, atol=4e-3)
+    assert np.abs(out - rounded).max() < np.abs(out - exact).max()  # the bf16 kernel ran, not fp32
+    for b, n in enumerate(lengths):
+        assert not out[b, n:].any()
+    first = _native.testing.self_attention(qkv, lengths, heads, bf16=True, query_rows=1)
+    np.testing.assert_array_equal(first, out[:, :1])
+
+
 def test_kernel_masks_padding_keys_exactly():
     # Scores of padding keys must not leak into the real ones, whatever the padding holds.
     rng = np.random.default_rng(1)
@@ -93,7 +135,8 @@ def test_engine_graph_replaces_attention_gelu_and_residual_layer_norms(minilm_bu
     # Both residual Add + LayerNorm pairs of each layer fused; the embeddings' LayerNorm (its Add
     # broadcasts the position embeddings) stays ONNX Runtime's.
     assert after["AddLayerNorm"] == 12 and after["LayerNormalization"] == before["LayerNormalization"] - 12 == 1
-    assert counts == {"SelfAttention": 6, "Gelu": 6, "AddLayerNorm": 12}
+    # fp32's last layer narrows to the first token; int8's dynamic scales span every row, so it stays.
+    assert counts == {"SelfAttention": 6, "Gelu": 6, "AddLayerNorm": 12, "first_token_tail": int(precision == "fp32")}
 
 
 def test_engine_graph_leaves_attention_the_kernel_does_not_compute(minilm_bundle, tiny_bundle):
@@ -105,7 +148,7 @@ def test_engine_graph_leaves_attention_the_kernel_does_not_compute(minilm_bundle
     # The tiny model's 16-wide heads are not covered by the AVX-512 kernel: ONNX Runtime keeps them.
     before, after, counts = _engine_ops(Bundle.load(tiny_bundle).model_file("int8"))
     assert after["QAttention"] == before["QAttention"] == 2 and "SelfAttention" not in after
-    assert counts == {"SelfAttention": 0, "Gelu": 2, "AddLayerNorm": 4}
+    assert counts == {"SelfAttention": 0, "Gelu": 2, "AddLayerNorm": 4, "first_token_tail": 0}
 
 
 def test_export_writes_checked_engine_graphs(tiny_bundle):
@@ -115,7 +158,7 @@ def test_export_writes_checked_engine_graphs(tiny_bundle):
                                                "int8_static": "model.int8_static.engine.onnx"}
     assert checks["fp32"]["max_abs_diff_vs_standard"] < 1e-4
     int8 = checks["int8"]
-    assert int8["crossrank_ops"] == {"SelfAttention": 0, "Gelu": 2, "AddLayerNorm": 4}
+    assert int8["crossrank_ops"] == {"SelfAttention": 0, "Gelu": 2, "AddLayerNorm": 4, "first_token_tail": 0}
     assert int8["checked_on_this_cpu"] is (_native.KERNELS == "avx512")
     assert int8["mean_abs_diff_vs_fp32"] <= 1.25 * int8["standard_mean_abs_diff_vs_fp32"] + 1e-4
     assert 0 < int8["mean_abs_diff_vs_fp32"] <= int8["max_abs_diff_vs_fp32"]

@@ -1,7 +1,7 @@
 """Engine graphs: a bundle's ONNX graphs with their slowest operators moved onto crossrank's
 kernels (ONNX Runtime custom ops, domain ``ai.crossrank``, ``csrc/runtime/custom_ops.h``).
 
-Three rewrites, each measured on MiniLM pairs (README, "Where the time goes"):
+Four rewrites, each measured on MiniLM pairs (README, "Where the time goes"):
 
 - **Attention.** ONNX Runtime runs a BERT layer's attention as one (Q)Attention node; its CPU core
   (two small single-precision GEMMs per head around a softmax) took ~30 % of int8 time. Each such
@@ -11,6 +11,8 @@ Three rewrites, each measured on MiniLM pairs (README, "Where the time goes"):
 - **GELU.** ``com.microsoft.Gelu`` (erf) becomes ``Gelu``, about twice as fast.
 - **Residual LayerNorm.** ``Add`` + ``LayerNormalization`` on the residual stream become
   ``AddLayerNorm``, one pass over rows.
+- **First-token tail.** A head that reads only the first token gets the last layer after its
+  attention on that row alone (:mod:`crossrank.export.first_token_tail`): ~14 % of a pair's work.
 
 Only crossrank's engine registers these operators, so a bundle keeps its standard graphs as well:
 the fidelity report, the quality gate and the other engines of the benchmark read those, and the
@@ -22,6 +24,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from crossrank.export.first_token_tail import narrow_to_first_token, why_not_narrowed
 
 DOMAIN = "ai.crossrank"
 _MS = "com.microsoft"
@@ -150,12 +154,13 @@ def _fuse_residual_layer_norms(graph, nodes: list) -> list:
     return out
 
 
-def make_engine_graph(model) -> tuple[Any, dict[str, int]]:
-    """Return (a copy of MODEL as an engine graph, how many nodes of each crossrank op it got).
+def make_engine_graph(model, *, first_token_tail: bool = True) -> tuple[Any, dict[str, int]]:
+    """Return (a copy of MODEL as an engine graph, how many nodes of each crossrank op it got and
+    whether its last layer was narrowed to the first token: first_token_tail 0 or 1).
 
     Attention nodes with other semantics (causal, past state, extra inputs, a raw 2-D mask) or
     heads the AVX-512 kernel does not cover are left as they are, so the result always computes
-    what MODEL computes.
+    what MODEL computes. first_token_tail=False keeps every row of the last layer (for comparisons).
     """
     import onnx
     from onnx import TensorProto, helper
@@ -219,6 +224,7 @@ def make_engine_graph(model) -> tuple[Any, dict[str, int]]:
         model.opset_import.append(helper.make_opsetid(DOMAIN, 1))
     counts = {op: sum(n.op_type == op and n.domain == DOMAIN for n in graph.node)
               for op in ("SelfAttention", "Gelu", "AddLayerNorm")}
+    counts["first_token_tail"] = int(first_token_tail and narrow_to_first_token(model))
     return model, counts
 
 
@@ -295,7 +301,8 @@ def write_engine_graph(source: str | Path, target: str | Path) -> tuple[dict[str
     """Write SOURCE's engine graph to TARGET (nothing when no crossrank op applies).
 
     Returns:
-        (how many nodes of each crossrank op it has, kernel_misfits: why the rest stay).
+        (how many nodes of each crossrank op it has and first_token_tail 0 or 1, kernel_misfits: why
+        the rest stay, with first_token_tail's reason when the last layer keeps every row).
     """
     import onnx
 
@@ -303,4 +310,7 @@ def write_engine_graph(source: str | Path, target: str | Path) -> tuple[dict[str
     model, counts = make_engine_graph(source_model)
     if any(counts.values()):
         onnx.save(model, str(target))
-    return counts, kernel_misfits(source_model, counts)
+    misfits = kernel_misfits(source_model, counts)
+    if counts["SelfAttention"] and not counts["first_token_tail"]:
+        misfits["first_token_tail"] = why_not_narrowed(model.graph) or "not narrowed"
+    return counts, misfits

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crossrank.bundle import is_bundle, read_manifest, sha256_file
+from crossrank.bundle import is_bundle, sha256_file
 from crossrank.export.pipeline import export_bundle
-from crossrank.home import exports_dir
+from crossrank.home import exports_dir, is_current_cached_bundle
 from crossrank.reranker import Reranker
 
 # Characters of the key in the cache folder's name: 64 bits of SHA-256.
@@ -68,14 +68,6 @@ def cached_bundle_dir(folder: Path) -> Path:
     return exports_dir() / content_key(folder)[:KEY_CHARS]
 
 
-def _is_current(bundle: Path) -> bool:
-    """Whether a cached export has what this crossrank writes (its engine graphs)."""
-    try:
-        return bool(read_manifest(bundle).get("engine_files"))
-    except (OSError, ValueError):
-        return False
-
-
 def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
@@ -103,7 +95,7 @@ def export_once(folder: Path, *, progress: bool = True) -> Path:
         ValueError: not a supported sequence-classification model.
     """
     target = cached_bundle_dir(folder)
-    if is_bundle(target) and _is_current(target):
+    if is_bundle(target) and is_current_cached_bundle(target):
         return target
     if progress:
         print(f"crossrank: exporting the Hugging Face folder {folder} to a bundle in {target} "
