@@ -75,7 +75,8 @@ def test_rewrite_fuses_bias_and_leaves_what_it_cannot_take(rung):
 
     model, op = _toy_graph(), rung.op
     out, counts = make_weight_matmul_graph(model, op)
-    assert counts == {op: 2, "with_bias": 1, "with_gelu": 0, "with_layer_norm": 0, "MatMul_left": 2}
+    assert counts == {op: 2, "with_bias": 1, "with_gelu": 0, "with_layer_norm": 0, "MatMul_left": 2,
+                      "bf16_attention": 0}
     ops = [(n.op_type, list(n.input), list(n.output)) for n in out.graph.node]
     assert ops[0] == (op, ["x", "W1", "b1"], ["hb"])  # MatMul + Add: one node, the Add's output
     assert ops[1] == (op, ["hb", "W2"], ["y"])
@@ -113,7 +114,8 @@ def test_rewrite_moves_a_following_gelu_into_the_gemm(rung, gelu_domain):
     from crossrank.export.weight_matmul_graph import make_weight_matmul_graph
 
     out, counts = make_weight_matmul_graph(_gelu_graph(gelu_domain), rung.op)
-    assert counts == {rung.op: 2, "with_bias": 1, "with_gelu": 1, "with_layer_norm": 0, "MatMul_left": 0}
+    assert counts == {rung.op: 2, "with_bias": 1, "with_gelu": 1, "with_layer_norm": 0, "MatMul_left": 0,
+                      "bf16_attention": 0}
     up, down = out.graph.node
     assert (list(up.input), list(up.output)) == (["x", "W1", "b1"], ["g"])  # the Gelu's output
     assert [(a.name, a.s) for a in up.attribute] == [("activation", b"gelu")] and not down.attribute
@@ -152,7 +154,8 @@ def test_rewrite_moves_a_following_residual_layer_norm_into_the_gemm(rung, resid
     graph = helper.make_graph(nodes, "norm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["rows", 8])],
                               [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)], inits)
     out, counts = make_weight_matmul_graph(helper.make_model(graph), rung.op)
-    assert counts == {rung.op: 2, "with_bias": 1, "with_gelu": 0, "with_layer_norm": 1, "MatMul_left": 0}
+    assert counts == {rung.op: 2, "with_bias": 1, "with_gelu": 0, "with_layer_norm": 1, "MatMul_left": 0,
+                      "bf16_attention": 0}
     identity, fused = out.graph.node[:2]  # the GEMM takes the AddLayerNorm's place, after its residual
     assert identity.op_type == "Identity"
     assert (list(fused.input), list(fused.output)) == (["x", "W", "b", "r", "gamma", "beta"], ["y"])
@@ -335,7 +338,8 @@ def test_rewrite_can_skip_or_take_only_named_matmuls():
     skipped, counts = make_weight_matmul_graph(model, INT8_TOKEN_OP, skip={"m1"})
     assert counts[INT8_TOKEN_OP] == 1 and [n.name for n in skipped.graph.node if n.op_type == "MatMul"][0] == "m1"
     only, counts = make_weight_matmul_graph(model, BF16_OP, only={"m1"})
-    assert counts == {BF16_OP: 1, "with_bias": 1, "with_gelu": 0, "with_layer_norm": 0, "MatMul_left": 3}
+    assert counts == {BF16_OP: 1, "with_bias": 1, "with_gelu": 0, "with_layer_norm": 0, "MatMul_left": 3,
+                      "bf16_attention": 0}
     assert [n.op_type for n in only.graph.node][:2] == [BF16_OP, "MatMul"]
 
 
@@ -348,7 +352,8 @@ def test_token_graph_puts_the_kept_matmuls_on_bf16():
     ops = {n.name: n.op_type for n in model.graph.node}
     assert ops["m1/MatMulInt8Token"] == INT8_TOKEN_OP and ops["m2/MatMulBf16"] == BF16_OP
     _, fp32_kept = token_graph(_toy_graph(), ["m2"], None)  # no bf16 on this CPU: the kept one stays fp32
-    assert fp32_kept == {INT8_TOKEN_OP: 1, "with_bias": 1, "with_gelu": 0, "with_layer_norm": 0, "MatMul_left": 3}
+    assert fp32_kept == {INT8_TOKEN_OP: 1, "with_bias": 1, "with_gelu": 0, "with_layer_norm": 0, "MatMul_left": 3,
+                        "bf16_attention": 0}
 
 
 def test_fallback_keeps_the_worst_first_until_the_gate_passes(tmp_path, monkeypatch):
@@ -383,3 +388,53 @@ def test_fallback_keeps_the_worst_first_until_the_gate_passes(tmp_path, monkeypa
     record = token_fallback.fallback_search(tmp_path, source, target, [], None, ["builtin"], say=lambda _: None)
     assert not record["passed"] and len(record["tries"]) == 1  # 2 MatMuls: at most 1 kept
     assert target.read_bytes() == b"the all-int8 graph"
+
+
+def _attention_graph():
+    """x -> MatMul on a constant weight (the QKV projection) -> crossrank's SelfAttention."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((8, 24), np.float32), "W")
+    nodes = [helper.make_node("MatMul", ["x", "W"], ["qkv"], name="qkv"),
+             helper.make_node("SelfAttention", ["qkv", "lengths"], ["y"], name="core", domain="ai.crossrank",
+                              num_heads=1)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8]),
+                                           helper.make_tensor_value_info("lengths", TensorProto.INT32, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.crossrank", 1)])
+
+
+@EACH
+@pytest.mark.parametrize("bf16_passes", [True, False])
+def test_a_rung_failing_with_bf16_attention_is_measured_again_with_fp32_attention(tiny_bundle, tmp_path, monkeypatch,
+                                                                                 rung, bf16_passes):
+    import onnx
+
+    from crossrank.export import kernel_rungs
+    from crossrank.export.gate import GateThresholds
+
+    _runs(rung)
+    folder = tmp_path / "b"
+    shutil.copytree(tiny_bundle, folder)
+    onnx.save(_attention_graph(), str(folder / "model.engine.onnx"))
+    manifest = read_manifest(folder)
+    measured = []
+
+    def agreement(folder, path, sets, thresholds, gate_sets, *, precision):
+        core = next(n for n in onnx.load(str(path)).graph.node if n.op_type == "SelfAttention")
+        bf16 = any(a.name == "bf16" and a.i == 1 for a in core.attribute)
+        measured.append(bf16)
+        passed = bf16_passes or not bf16  # fp32 attention passes
+        return {"metrics": {"builtin": {"top10_overlap": 0.96 if passed else 0.9, "kendall_tau": 0.95}},
+                "passed": passed}
+
+    monkeypatch.setattr(kernel_rungs, "rung_agreement", agreement)
+    step = next(k for k in kernel_rungs.KERNEL_RUNGS if k.precision == rung.precision)
+    entry = kernel_rungs.kernel_rung_step(step, folder, manifest, {"gated_on": ["builtin"]}, [], GateThresholds(),
+                                          say=lambda _: None)
+    assert entry["passed"] and measured == ([True] if bf16_passes else [True, False])
+    assert entry["attention_products"] == ("bf16" if bf16_passes else "fp32")
+    assert entry["ops"]["bf16_attention"] == int(bf16_passes)
+    assert ("bf16_attention_try" in entry) is not bf16_passes  # the failed try's agreement, kept
+    core = next(n for n in onnx.load(str(folder / entry["file"])).graph.node if n.op_type == "SelfAttention")
+    assert any(a.name == "bf16" for a in core.attribute) is bf16_passes

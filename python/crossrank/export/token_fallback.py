@@ -26,12 +26,13 @@ from crossrank.export.weight_matmul_graph import BF16_OP, INT8_TOKEN_OP, make_we
 MAX_KEPT = 8  # MatMuls kept wider at most (a third of MiniLM's 24)
 
 
-def token_graph(source, kept: Sequence[str], wide_op: str | None) -> tuple[Any, dict[str, int]]:
+def token_graph(source, kept: Sequence[str], wide_op: str | None, *,
+                bf16_attention: bool = True) -> tuple[Any, dict[str, int]]:
     """SOURCE (fp32 ModelProto) with every constant-weight MatMul on MatMulInt8Token but KEPT, which
     go on WIDE_OP (BF16_OP) or stay fp32 (None); returns the graph and its op counts."""
-    model, counts = make_weight_matmul_graph(source, INT8_TOKEN_OP, skip=set(kept))
+    model, counts = make_weight_matmul_graph(source, INT8_TOKEN_OP, skip=set(kept), bf16_attention=bf16_attention)
     if kept and wide_op is not None:
-        model, wide = make_weight_matmul_graph(model, wide_op)
+        model, wide = make_weight_matmul_graph(model, wide_op, bf16_attention=bf16_attention)
         counts = {**counts, wide_op: wide[wide_op], "MatMul_left": wide["MatMul_left"],
                   **{k: counts[k] + wide[k] for k in ("with_bias", "with_gelu", "with_layer_norm")}}
     return model, counts
@@ -54,17 +55,19 @@ def sensitivity(folder: Path, source, sets: Sequence[PoolSet], gate_sets: Sequen
 
     errors = {}
     for name in weight_matmuls(source):
-        model, _ = make_weight_matmul_graph(source, INT8_TOKEN_OP, only={name})
+        # attention in fp32 here: the error measured is this MatMul's alone
+        model, _ = make_weight_matmul_graph(source, INT8_TOKEN_OP, only={name}, bf16_attention=False)
         onnx.save(model, str(work))
         errors[name] = _score_error(folder, work, sets, gate_sets)
     return dict(sorted(errors.items(), key=lambda kv: -kv[1]))
 
 
 def fallback_search(folder: Path, source_path: Path, target: Path, sets: Sequence[PoolSet],
-                    thresholds: GateThresholds, gate_sets: Sequence[str], *,
+                    thresholds: GateThresholds, gate_sets: Sequence[str], *, bf16_attention: bool = True,
                     say: Callable[[str], None] = print) -> dict[str, Any]:
     """Keep the most sensitive MatMuls wider until the gate passes; write the passing graph to
-    TARGET (left as it was when no try passes).
+    TARGET (left as it was when no try passes). bf16_attention: the attention's products in every
+    try (make_weight_matmul_graph).
 
     Returns:
         report.json's "fallback" entry: the wider format, the sensitivity, every try (kept MatMuls,
@@ -82,7 +85,7 @@ def fallback_search(folder: Path, source_path: Path, target: Path, sets: Sequenc
         record["sensitivity"] = {k: round(v, 4) for k, v in errors.items()}
         ranked = list(errors)
         for k in range(1, min(MAX_KEPT, len(ranked) - 1) + 1):
-            model, counts = token_graph(source, ranked[:k], wide_op)
+            model, counts = token_graph(source, ranked[:k], wide_op, bf16_attention=bf16_attention)
             onnx.save(model, str(work))
             agreement = rung_agreement(folder, work, sets, thresholds, gate_sets, precision="int8_token")
             m = agreement["metrics"][gate_sets[0]]
