@@ -62,11 +62,12 @@ def test_a_small_request_finishes_before_a_large_one_that_arrived_first():
     # results stay with their request, in pair order
     assert small_logits[:, 0].tolist() == [2000 + i for i in range(10)]
     assert large_logits[:, 0].tolist() == [1000 + i for i in range(1000)]
-    # the small request's pairs ran within a few micro-batches of its arrival, mixed with the large one's
-    first = next(i for i, b in enumerate(engine.batches) if any(q == 2000 for q, _ in b))
-    last = max(i for i, b in enumerate(engine.batches) if any(q == 2000 for q, _ in b))
-    assert last - first <= 3
-    assert any({q for q, _ in b} == {1000, 2000} for b in engine.batches)
+    # the small request's pairs ran in the micro-batches right after its arrival, with none of the
+    # large one's pairs (a micro-batch returns whole: they would only have delayed it)
+    ours = [i for i, b in enumerate(engine.batches) if any(q == 2000 for q, _ in b)]
+    assert ours == list(range(ours[0], ours[0] + 2))  # 10 pairs, 8 per micro-batch
+    assert all({q for q, _ in engine.batches[i]} == {2000} for i in ours)
+    assert ours[0] <= 3 and any(q == 1000 for q, _ in engine.batches[ours[-1] + 1])
 
 
 def test_a_small_request_is_not_slowed_by_how_many_large_ones_are_in_flight():
@@ -84,6 +85,25 @@ def test_a_small_request_is_not_slowed_by_how_many_large_ones_are_in_flight():
         s.close(WAIT_S)
     first = next(b for b in engine.batches if any(q == 2000 for q, _ in b))
     assert [q for q, _ in first] == [2000] * 8
+
+
+def test_requests_of_neighbouring_size_classes_share_a_micro_batch():
+    gate = threading.Event()
+    engine = FakeEngine(0.0, gate)
+    s = scheduler(engine, batch_pairs=8, quantum_tokens=1000)
+    try:
+        blocker = s.submit(job(1, 1))  # holds the worker until the gate opens
+        time.sleep(0.05)
+        # 40 tokens (class 6), 70 tokens (class 7, one above), 400 tokens (class 9, three above)
+        futures = [s.submit(job(q, n)) for q, n in ((10, 4), (20, 7), (30, 40))]
+        gate.set()
+        for f in [blocker, *futures]:
+            f.result(WAIT_S)
+    finally:
+        s.close(WAIT_S)
+    assert [q for q, _ in engine.batches[1]] == [10] * 4 + [20] * 4
+    assert [q for q, _ in engine.batches[2]] == [20] * 3  # the 40-pair request waits for a batch of its own
+    assert {q for q, _ in engine.batches[3]} == {30}
 
 
 def test_smaller_requests_go_first_and_equals_go_in_arrival_order():
