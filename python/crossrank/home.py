@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from crossrank.bundle import read_manifest
+
 ENV_VAR = "CROSSRANK_HOME"
 
 
@@ -39,13 +41,11 @@ def is_current_cached_bundle(path: Path) -> bool:
     crossrank's export writes for speed, so that the cache may serve it: engine graphs
     (crossrank.export.engine_graph) and the record of their first-token tail (~14 % of a pair's
     work). Older ones would run slower than a fresh export, and are rebuilt."""
-    import json
-
     try:
-        manifest = json.loads((path / "crossrank.json").read_text(encoding="utf-8"))
+        manifest = read_manifest(path)
     except (OSError, ValueError):
         return False
-    if not isinstance(manifest, dict) or not manifest.get("engine_files"):
+    if not manifest.get("engine_files"):
         return False
     fp32_graph = (manifest.get("engine_graphs") or {}).get("fp32") or {}
     return "first_token_tail" in (fp32_graph.get("crossrank_ops") or {})

@@ -212,10 +212,10 @@ class Scheduler:
         smallest = None  # the effective size class of the batch's first request
         while self._waiting and len(batch) < self.batch_pairs:
             now = time.perf_counter()
-            job = min(self._waiting, key=lambda j: (self._effective_class(j, now), j.arrival))
+            size, _, job = min((self._effective_class(j, now), j.arrival, j) for j in self._waiting)
             if smallest is None:
-                smallest = self._effective_class(job, now)
-            elif self._effective_class(job, now) > smallest + MIX_CLASSES:
+                smallest = size
+            elif size > smallest + MIX_CLASSES:
                 break
             if job.started_at is None:
                 job.started_at = time.perf_counter()
