@@ -29,20 +29,20 @@ py::tuple to_python(ScoreResult&& result, size_t pairs) {
 // Runs score(poll) without the GIL (see without_gil). The engine calls poll
 // from this thread every kPollInterval: it takes the GIL to honour Ctrl-C and to report progress
 // to an optional Python callable, unless the interpreter is exiting; then it stops the call.
-// cancel (a CancelToken or None) stops the call from any thread.
+// cancel (a CancelToken or None) stops the call from any thread; so does the exit handler (gil.h).
 template <typename Score>
 auto run_released(const py::object& progress, const py::object& cancel, Score&& score) {
   PyObject* const callable = progress.ptr();  // borrowed: the caller's reference outlives the call
   const ProgressCallback poll = [callable](size_t done, size_t total) {
-    if (interpreter_finalizing()) throw Cancelled();
+    if (exit_stops_this_thread()) throw Cancelled();
     py::gil_scoped_acquire acquire;
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
     if (callable != Py_None) py::handle{callable}(done, total);
   };
   const std::shared_ptr<CancelSource> source =
-      cancel.is_none() ? nullptr : cancel.cast<std::shared_ptr<CancelSource>>();
+      cancel.is_none() ? std::make_shared<CancelSource>() : cancel.cast<std::shared_ptr<CancelSource>>();
   decltype(score(poll, source.get())) result;
-  without_gil([&] { result = score(poll, source.get()); });
+  without_gil([&] { result = score(poll, source.get()); }, source.get());
   return result;
 }
 

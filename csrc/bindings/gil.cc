@@ -1,23 +1,76 @@
 #include "bindings/gil.h"
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #if defined(__GLIBCXX__)
 #include <cxxabi.h>
 #endif
 
+namespace py = pybind11;
+
 namespace crossrank::bindings {
 namespace {
+
+// How long the atexit handler waits for calls in flight. A graph run stops within one operator
+// (milliseconds); what it cannot stop is a tokenizer call already running (about 1 ms per 10
+// pairs of 500 words), so past this an exit goes on as it did before the handler.
+constexpr std::chrono::seconds kExitWait{5};
+
+// The calls running inside without_gil, and whether the interpreter is exiting. Leaked on
+// purpose: a thread may still touch them while static destructors run.
+struct InFlight {
+  std::mutex mutex;
+  std::condition_variable idle;
+  size_t calls = 0;
+  std::vector<CancelSource*> stops;  // those calls' stop sources (null ones left out)
+  bool exiting = false;
+  unsigned long main_thread = 0;  // PyThread_get_thread_ident() of the main thread
+};
+
+InFlight& in_flight() {
+  static InFlight* state = new InFlight();
+  return *state;
+}
 
 // Blocks this thread until the process ends, touching nothing.
 [[noreturn]] void park_until_exit() {
   for (;;) std::this_thread::sleep_for(std::chrono::hours(24));
 }
 
+bool finalizing() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsFinalizing() != 0;
+#else
+  return _Py_IsFinalizing() != 0;
+#endif
+}
+
+// Counts a call in, unless exit stops this thread: then the caller parks.
+bool enter(CancelSource* stop) {
+  InFlight& state = in_flight();
+  std::lock_guard<std::mutex> lock(state.mutex);
+  if (state.exiting && PyThread_get_thread_ident() != state.main_thread) return false;
+  ++state.calls;
+  if (stop != nullptr) state.stops.push_back(stop);
+  return true;
+}
+
+void leave(CancelSource* stop) {
+  InFlight& state = in_flight();
+  std::lock_guard<std::mutex> lock(state.mutex);
+  --state.calls;
+  if (stop != nullptr) state.stops.erase(std::find(state.stops.begin(), state.stops.end(), stop));
+  state.idle.notify_all();
+}
+
 // Takes the GIL back, or parks the thread when the interpreter is exiting.
 void take_gil_back(PyThreadState* saved) {
-  if (interpreter_finalizing()) park_until_exit();
+  if (exit_stops_this_thread()) park_until_exit();
   try {
     PyEval_RestoreThread(saved);
 #if defined(__GLIBCXX__)
@@ -27,25 +80,49 @@ void take_gil_back(PyThreadState* saved) {
   }
 }
 
-}  // namespace
-
-bool interpreter_finalizing() {
-#if PY_VERSION_HEX >= 0x030D0000
-  return Py_IsFinalizing() != 0;
-#else
-  return _Py_IsFinalizing() != 0;
-#endif
+// The atexit handler: stops every call in flight and waits (GIL released) until none is left.
+void stop_calls_at_exit() {
+  py::gil_scoped_release release;  // the calls' polls may be waiting for the GIL
+  InFlight& state = in_flight();
+  std::unique_lock<std::mutex> lock(state.mutex);
+  state.exiting = true;
+  for (CancelSource* stop : state.stops) stop->request();
+  state.idle.wait_for(lock, kExitWait, [&] { return state.calls == 0; });
 }
 
-void without_gil(const std::function<void()>& work) {
+}  // namespace
+
+bool exit_stops_this_thread() {
+  InFlight& state = in_flight();
+  std::lock_guard<std::mutex> lock(state.mutex);
+  return (state.exiting || finalizing()) && PyThread_get_thread_ident() != state.main_thread;
+}
+
+void without_gil(const std::function<void()>& work, CancelSource* stop) {
   PyThreadState* const saved = PyEval_SaveThread();
+  if (!enter(stop)) park_until_exit();
   try {
     work();
   } catch (...) {  // also a forced unwind from a GIL request inside work at exit: parked here
+    leave(stop);
     take_gil_back(saved);
     throw;
   }
+  leave(stop);
   take_gil_back(saved);
+}
+
+size_t native_calls_in_flight() {
+  InFlight& state = in_flight();
+  std::lock_guard<std::mutex> lock(state.mutex);
+  return state.calls;
+}
+
+void register_exit_handler(py::module_& m) {
+  in_flight().main_thread = py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+  m.def("native_calls_in_flight", &native_calls_in_flight,
+        "Calls running without the GIL now (scoring, tokenizing), from any thread.");
+  py::module_::import("atexit").attr("register")(py::cpp_function(&stop_calls_at_exit));
 }
 
 }  // namespace crossrank::bindings

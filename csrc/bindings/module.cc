@@ -1,3 +1,4 @@
+#include "bindings/gil.h"
 #include "bindings/register.h"
 
 PYBIND11_MODULE(_native, m) {
@@ -9,4 +10,5 @@ PYBIND11_MODULE(_native, m) {
   crossrank::bindings::register_session(m);
   crossrank::bindings::register_engine(m);
   crossrank::bindings::register_testing(m);
+  crossrank::bindings::register_exit_handler(m);
 }

@@ -161,7 +161,13 @@ def test_ctrl_c_interrupts_a_call_mid_batch(minilm_bundle, threads):
 
 
 EXIT_SCRIPT = """
-    import os, signal, sys, threading, time
+    import atexit, os, signal, sys, threading, time
+
+    def after_crossranks_exit_handler():  # registered before crossrank's, so it runs after it
+        from crossrank import _native
+        print("in-flight-after-exit-handler", _native.native_calls_in_flight(), time.monotonic(), flush=True)
+
+    atexit.register(after_crossranks_exit_handler)
     from crossrank.reranker import Reranker
     bundle, threads, variant = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     reranker = Reranker(bundle, threads=threads)
@@ -185,7 +191,7 @@ EXIT_SCRIPT = """
             print("join interrupted", flush=True)
     else:
         time.sleep(1)
-    print("exiting", flush=True)
+    print("exiting", time.monotonic(), flush=True)
 """
 
 
@@ -195,7 +201,32 @@ def test_exit_while_another_thread_scores_is_clean(minilm_bundle, variant, threa
     result = _run_script(EXIT_SCRIPT, str(minilm_bundle), str(threads), variant)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "terminate called" not in result.stderr and "FATAL" not in result.stderr, result.stderr[-2000:]
-    assert result.stdout.rstrip().endswith("exiting")
+    *_, (exiting, exit_at), (in_flight, calls, stopped_at) = [line.split() for line in result.stdout.splitlines()]
+    assert (exiting, in_flight) == ("exiting", "in-flight-after-exit-handler")
+    # crossrank's atexit handler stopped the worker's native call before finalization (and so before
+    # ONNX Runtime's static destructors: a call still running then crashed the process once in CI),
+    # and promptly: the worker was mid-call (scoring 2,000 long pairs takes many seconds).
+    assert int(calls) == 0
+    assert float(stopped_at) - float(exit_at) < STOP_WITHIN_S
+
+
+MAIN_THREAD_AT_EXIT_SCRIPT = """
+    import atexit, sys
+
+    def score_at_exit():  # runs after crossrank's exit handler, on the main thread
+        print("at exit", reranker.score_pairs([("q", "d"), ("q", "e")]).shape, flush=True)
+
+    atexit.register(score_at_exit)
+    from crossrank.reranker import Reranker
+    reranker = Reranker(sys.argv[1], threads=2)
+"""
+
+
+def test_the_main_thread_still_scores_after_the_exit_handler(minilm_bundle):
+    # The handler parks other threads' calls; the thread that runs the exit must not hang or be stopped.
+    result = _run_script(MAIN_THREAD_AT_EXIT_SCRIPT, str(minilm_bundle), timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "at exit (2,)"
 
 
 # ------------------------------------------------------------------------ thread cap
