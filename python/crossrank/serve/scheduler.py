@@ -2,7 +2,9 @@
 
 Policy: smaller requests first by size class, first come first served within a class, with aging.
 A request's class is the bit length of its tokens (each class holds requests up to twice as large
-as the one below); waiting ``AGING_S`` seconds moves a request up one class. A micro-batch of up to
+as the one below). Aging counts work, not time: while a request is the first of its class, every
+token of a smaller class's pairs that the engine runs ahead of it is charged to it, and each
+``AGING_WORK`` times its own tokens so charged moves it up one class. A micro-batch of up to
 ``batch_pairs`` pairs is filled turn by turn, each turn going to the first request of the best
 class, which puts up to ``quantum_tokens`` of its pairs in (at least one pair). A micro-batch that
 holds a request's pairs takes none of a request more than ``MIX_CLASSES`` classes above it: the
@@ -10,7 +12,8 @@ engine returns a micro-batch whole, so larger requests' pairs in it would only d
 one. So a 10-document request that arrives while 100-document ones run goes into the very next
 micro-batch, alone; requests of about the same size are served in arrival order and share
 micro-batches, which keeps a busy server's latencies close to their mean; and aging bounds how long
-a stream of smaller requests can hold a large one back.
+a stream of smaller requests can hold a large one back: by about AGING_WORK times its own work per
+class it lies above them, on any machine.
 
 Measured with ``crossrank bench-serve`` (README, "Serving speed"), 2 cores: deficit round-robin gave
 a newcomer 1/(N+1) of each micro-batch (pool-10 p99 5.8-7.5x its unloaded latency under 2-4
@@ -18,7 +21,10 @@ pool-100 clients); least attained service fixed that (2.9x under 16) but kept pr
 requests for new ones (p99 14.5 s at 16 clients of pool 100, where the mean is ~4.8 s); shortest
 remaining work first starved the largest of the pool-100 requests (p99 17.3 s). Filling the
 newcomer's micro-batch up with pool-100 pairs put its p99 at 3.0-3.2x its unloaded latency under 16
-pool-100 clients; its micro-batch alone, at ~2.5x.
+pool-100 clients; its micro-batch alone, at ~2.5x. Aging by time (a class per 2 s waited) held on a
+fast CPU (AMD Zen 5, 555 pairs/s), but on a slower one (Zen 4, 233 pairs/s) the pool-100 requests
+waited ~7 s behind each other, climbed 3 classes and then went ahead of the pool-10 ones: p99 41-44x.
+Time spent behind requests of one's own size is not starvation, so now only bypassing work counts.
 
 The worker calls the engine (which releases the GIL) and hands each finished job's logits back
 through a ``concurrent.futures.Future`` (asyncio handlers await it with ``asyncio.wrap_future``,
@@ -36,9 +42,11 @@ from concurrent.futures import Future
 
 import numpy as np
 
-# Seconds of waiting that move a request up one size class: a request twice as large as those that
-# keep arriving waits at most about this long behind them.
-AGING_S = 2.0
+# Work of smaller requests run ahead of a request, in multiples of its own tokens, that moves it up
+# one size class. At 1, a pool-100 request at the head of its class under a stream of pool-10 ones
+# climbs one class after one pool-100 request's worth of theirs, three to reach their class; one
+# just above a size boundary waits for at most about one request of the class below.
+AGING_WORK = 1.0
 # Size classes a micro-batch may span: pool-10 and pool-100 requests of MS MARCO passages lie 3-4
 # classes apart; requests whose sizes vary by a few tokens straddle one class boundary.
 MIX_CLASSES = 1
@@ -81,6 +89,7 @@ class Job:
         self.size_class = self.total_tokens.bit_length()  # twice the tokens: the next class
         self.arrival = 0  # submission order, set by the scheduler: the tie-break
         self.cancelled = False
+        self.bypassed_tokens = 0  # smaller classes' tokens run ahead of it while it headed its class
         self.enqueued_at = time.perf_counter()
         self.started_at: float | None = None
         self.finished_at: float | None = None
@@ -209,10 +218,10 @@ class Scheduler:
     def _take(self) -> list[tuple[Job, int]]:
         """A micro-batch, turn by turn to the first job of the best size class (under the lock)."""
         batch: list[tuple[Job, int]] = []
+        classes = {job: self._effective_class(job) for job in self._waiting}
         smallest = None  # the effective size class of the batch's first request
         while self._waiting and len(batch) < self.batch_pairs:
-            now = time.perf_counter()
-            size, _, job = min((self._effective_class(j, now), j.arrival, j) for j in self._waiting)
+            size, _, job = min((classes[j], j.arrival, j) for j in self._waiting)
             if smallest is None:
                 smallest = size
             elif size > smallest + MIX_CLASSES:
@@ -229,12 +238,25 @@ class Scheduler:
                 job.next += 1
             if job.next >= job.end:
                 self._waiting.remove(job)
+        self._charge_bypass(batch, classes)
         return batch
 
+    def _charge_bypass(self, batch: list[tuple[Job, int]], classes: dict[Job, int]) -> None:
+        """Charges the first waiting job of each class with BATCH's tokens of smaller classes, unless it is in BATCH."""
+        heads: dict[int, Job] = {}
+        for job in self._waiting:
+            size = classes[job]
+            if size not in heads or job.arrival < heads[size].arrival:
+                heads[size] = job
+        served = {job for job, _ in batch}
+        for size, head in heads.items():
+            if head not in served:
+                head.bypassed_tokens += sum(job.pair_tokens[i] for job, i in batch if classes[job] < size)
+
     @staticmethod
-    def _effective_class(job: Job, now: float) -> int:
-        """JOB's size class, one lower for each AGING_S seconds it has waited."""
-        return job.size_class - int((now - job.enqueued_at) / AGING_S)
+    def _effective_class(job: Job) -> int:
+        """JOB's size class, one lower for each AGING_WORK times its tokens run ahead of it."""
+        return job.size_class - int(job.bypassed_tokens / (AGING_WORK * max(job.total_tokens, 1)))
 
     def _loop(self) -> None:
         while True:
