@@ -22,7 +22,7 @@ namespace {
 constexpr std::chrono::seconds kExitWait{5};
 
 // The calls running inside without_gil, and whether the interpreter is exiting. Leaked on
-// purpose: a thread may still touch them while static destructors run.
+// purpose: a thread may still touch them while static destructors run, or hold the mutex at a fork.
 struct InFlight {
   std::mutex mutex;
   std::condition_variable idle;
@@ -32,9 +32,15 @@ struct InFlight {
   unsigned long main_thread = 0;  // PyThread_get_thread_ident() of the main thread
 };
 
-InFlight& in_flight() {
-  static InFlight* state = new InFlight();
-  return *state;
+InFlight* g_in_flight = new InFlight();
+
+InFlight& in_flight() { return *g_in_flight; }
+
+// In a forked child only the forking thread runs: the parent's calls are not its own, and another
+// thread may have held the mutex at the fork. It starts afresh, with itself as the main thread.
+void reset_after_fork_in_child() {
+  g_in_flight = new InFlight();  // the parent's copy is left as it is: its mutex may be locked
+  g_in_flight->main_thread = PyThread_get_thread_ident();
 }
 
 // Blocks this thread until the process ends, touching nothing.
@@ -123,6 +129,10 @@ void register_exit_handler(py::module_& m) {
   m.def("native_calls_in_flight", &native_calls_in_flight,
         "Calls running without the GIL now (scoring, tokenizing), from any thread.");
   py::module_::import("atexit").attr("register")(py::cpp_function(&stop_calls_at_exit));
+  const py::module_ os = py::module_::import("os");
+  if (py::hasattr(os, "register_at_fork")) {  // POSIX
+    os.attr("register_at_fork")(py::arg("after_in_child") = py::cpp_function(&reset_after_fork_in_child));
+  }
 }
 
 }  // namespace crossrank::bindings

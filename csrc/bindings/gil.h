@@ -35,7 +35,8 @@ void without_gil(const std::function<void()>& work, CancelSource* stop = nullptr
 // Calls inside without_gil now, from any thread.
 size_t native_calls_in_flight();
 
-// Registers the atexit handler described above; m gets native_calls_in_flight() for tests.
+// Registers the atexit handler described above, and an at-fork hook that starts a forked child
+// with no calls in flight; m gets native_calls_in_flight() for tests.
 void register_exit_handler(pybind11::module_& m);
 
 }  // namespace crossrank::bindings

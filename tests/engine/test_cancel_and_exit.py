@@ -229,6 +229,46 @@ def test_the_main_thread_still_scores_after_the_exit_handler(minilm_bundle):
     assert result.stdout.strip() == "at exit (2,)"
 
 
+FORK_SCRIPT = """
+    import atexit, os, sys, threading, time
+    from crossrank import _native
+    from crossrank.reranker import Reranker
+    reranker = Reranker(sys.argv[1], threads=1)
+    pairs = [("what is a cross-encoder", " ".join(["word"] * 500))] * 2000
+    started = threading.Event()
+
+    def score():
+        started.set()
+        reranker.score_pairs(pairs)
+
+    threading.Thread(target=score, daemon=True).start()
+    started.wait()
+    time.sleep(0.5)
+    print("parent", _native.native_calls_in_flight(), flush=True)
+    pid = os.fork()
+    if pid == 0:  # the child: only this thread; it must not wait at exit for the parent's call
+        ids = reranker.tokenizer.native.encode_pairs(["q"], ["d"], 16)
+        print("child", _native.native_calls_in_flight(), len(ids), flush=True)
+        start = time.monotonic()
+        atexit._run_exitfuncs()  # crossrank's handler among them
+        print("exit handlers", time.monotonic() - start, flush=True)
+        os._exit(0)  # as multiprocessing's workers end: ONNX Runtime's destructors abort in a forked child
+    _, status = os.waitpid(pid, 0)
+    print("child exit", os.waitstatus_to_exitcode(status), flush=True)
+"""
+
+
+def test_a_forked_child_has_no_calls_in_flight_and_exits_at_once(minilm_bundle):
+    result = _run_script(FORK_SCRIPT, str(minilm_bundle), timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    parent, child, handlers, child_exit = [line.split() for line in result.stdout.splitlines()][-4:]
+    assert parent == ["parent", "1"]  # the scoring thread was mid-call at the fork
+    assert child == ["child", "0", "1"]
+    # without the at-fork reset the child's exit handler waited 5 s for the parent's call
+    assert handlers[:2] == ["exit", "handlers"] and float(handlers[2]) < 3.0
+    assert child_exit == ["child", "exit", "0"]
+
+
 # ------------------------------------------------------------------------ thread cap
 
 
