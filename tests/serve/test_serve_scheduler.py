@@ -1,4 +1,4 @@
-"""The scheduler in-process: fairness (deficit round-robin), the token bound, cancellation, engine failure;
+"""The scheduler in-process: fairness (size classes, aging by work), the token bound, cancellation, engine failure;
 and the server's scoring path equal to Reranker.score_pairs."""
 
 from __future__ import annotations
@@ -46,6 +46,26 @@ def scheduler(engine, **kwargs) -> Scheduler:
     return Scheduler(engine, **options).start()
 
 
+def batches_of_queued_jobs(jobs: list[Job], while_queued=lambda: None, **kwargs) -> list[list[tuple[int, int]]]:
+    """Submits JOBS while a one-pair blocker holds the worker, so that all wait at once, and calls
+    while_queued(); returns the engine's micro-batches after the blocker's, as (query, doc) pairs."""
+    gate = threading.Event()
+    engine = FakeEngine(0.0, gate)
+    s = scheduler(engine, **kwargs)
+    try:
+        blocker = s.submit(job(1, 1))  # holds the worker until the gate opens
+        time.sleep(0.05)
+        futures = [s.submit(j) for j in jobs]
+        while_queued()
+        gate.set()
+        for f in [blocker, *futures]:
+            f.result(WAIT_S)
+    finally:
+        gate.set()
+        s.close(WAIT_S)
+    return engine.batches[1:]
+
+
 def test_a_small_request_finishes_before_a_large_one_that_arrived_first():
     engine = FakeEngine()
     s = scheduler(engine)
@@ -88,39 +108,19 @@ def test_a_small_request_is_not_slowed_by_how_many_large_ones_are_in_flight():
 
 
 def test_requests_of_neighbouring_size_classes_share_a_micro_batch():
-    gate = threading.Event()
-    engine = FakeEngine(0.0, gate)
-    s = scheduler(engine, batch_pairs=8, quantum_tokens=1000)
-    try:
-        blocker = s.submit(job(1, 1))  # holds the worker until the gate opens
-        time.sleep(0.05)
-        # 40 tokens (class 6), 70 tokens (class 7, one above), 400 tokens (class 9, three above)
-        futures = [s.submit(job(q, n)) for q, n in ((10, 4), (20, 7), (30, 40))]
-        gate.set()
-        for f in [blocker, *futures]:
-            f.result(WAIT_S)
-    finally:
-        s.close(WAIT_S)
-    assert [q for q, _ in engine.batches[1]] == [10] * 4 + [20] * 4
-    assert [q for q, _ in engine.batches[2]] == [20] * 3  # the 40-pair request waits for a batch of its own
-    assert {q for q, _ in engine.batches[3]} == {30}
+    # 40 tokens (class 6), 70 tokens (class 7, one above), 400 tokens (class 9, three above)
+    batches = batches_of_queued_jobs([job(q, n) for q, n in ((10, 4), (20, 7), (30, 40))],
+                                     batch_pairs=8, quantum_tokens=1000)
+    assert [q for q, _ in batches[0]] == [10] * 4 + [20] * 4
+    assert [q for q, _ in batches[1]] == [20] * 3  # the 40-pair request waits for a batch of its own
+    assert {q for q, _ in batches[2]} == {30}
 
 
 def test_smaller_requests_go_first_and_equals_go_in_arrival_order():
-    gate = threading.Event()
-    engine = FakeEngine(0.0, gate)
-    s = scheduler(engine, batch_pairs=8, quantum_tokens=20)  # 2 pairs of 10 tokens per turn
-    try:
-        blocker = s.submit(job(1, 1))  # holds the worker until the gate opens
-        time.sleep(0.05)
-        futures = [s.submit(job(q, n)) for q, n in ((10, 6), (20, 2), (30, 6))]
-        gate.set()
-        for f in [blocker, *futures]:
-            f.result(WAIT_S)
-    finally:
-        s.close(WAIT_S)
-    assert [q for q, _ in engine.batches[1]] == [20, 20, 10, 10, 10, 10, 10, 10]
-    assert [q for q, _ in engine.batches[2]] == [30] * 6
+    batches = batches_of_queued_jobs([job(q, n) for q, n in ((10, 6), (20, 2), (30, 6))],
+                                     batch_pairs=8, quantum_tokens=20)  # 2 pairs of 10 tokens per turn
+    assert [q for q, _ in batches[0]] == [20, 20, 10, 10, 10, 10, 10, 10]
+    assert [q for q, _ in batches[1]] == [30] * 6
 
 
 def test_aging_keeps_a_stream_of_small_requests_from_starving_a_large_one():
@@ -151,24 +151,15 @@ def test_waiting_behind_requests_of_its_own_size_does_not_age_a_request_past_sma
     """Under many large requests a slow engine keeps each waiting for many seconds; none of that is
     starvation, so a newcomer of a smaller class still goes first (time-based aging let the large
     ones climb past it: pool-10 p99 41x its unloaded latency under 16 pool-100 clients on Zen 4)."""
-    gate = threading.Event()
-    engine = FakeEngine(0.0, gate)
-    s = scheduler(engine, batch_pairs=8, quantum_tokens=40)
-    try:
-        blocker = s.submit(job(1, 1))  # holds the worker until the gate opens
-        time.sleep(0.05)
-        large = [job(1000 + q, 200) for q in range(8)]
-        futures = [s.submit(j) for j in large]
+    large = [job(1000 + q, 200) for q in range(8)]
+
+    def as_if_they_had_waited_ten_minutes_behind_each_other():
         for j in large:
-            j.enqueued_at -= 600.0  # as if they had waited ten minutes behind each other
-        futures.append(s.submit(job(2000, 8)))
-        gate.set()
-        for f in [blocker, *futures]:
-            f.result(WAIT_S)
-    finally:
-        gate.set()
-        s.close(WAIT_S)
-    assert [q for q, _ in engine.batches[1]] == [2000] * 8
+            j.enqueued_at -= 600.0  # submit() set it
+
+    batches = batches_of_queued_jobs([*large, job(2000, 8)], as_if_they_had_waited_ten_minutes_behind_each_other,
+                                     batch_pairs=8, quantum_tokens=40)
+    assert [q for q, _ in batches[0]] == [2000] * 8
     assert large[0].bypassed_tokens == 80 and all(j.bypassed_tokens == 0 for j in large[1:])  # the head alone
 
 
