@@ -1,11 +1,9 @@
 #include "bindings/gil.h"
 
-#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
-#include <vector>
 
 #if defined(__GLIBCXX__)
 #include <cxxabi.h>
@@ -27,7 +25,7 @@ struct InFlight {
   std::mutex mutex;
   std::condition_variable idle;
   size_t calls = 0;
-  std::vector<CancelSource*> stops;  // those calls' stop sources (null ones left out)
+  CancelSource exit;  // requested at exit; each call's stop source is registered with it
   bool exiting = false;
   unsigned long main_thread = 0;  // PyThread_get_thread_ident() of the main thread
 };
@@ -57,20 +55,18 @@ bool finalizing() {
 }
 
 // Counts a call in, unless exit stops this thread: then the caller parks.
-bool enter(CancelSource* stop) {
+bool enter() {
   InFlight& state = in_flight();
   std::lock_guard<std::mutex> lock(state.mutex);
   if (state.exiting && PyThread_get_thread_ident() != state.main_thread) return false;
   ++state.calls;
-  if (stop != nullptr) state.stops.push_back(stop);
   return true;
 }
 
-void leave(CancelSource* stop) {
+void leave() {
   InFlight& state = in_flight();
   std::lock_guard<std::mutex> lock(state.mutex);
   --state.calls;
-  if (stop != nullptr) state.stops.erase(std::find(state.stops.begin(), state.stops.end(), stop));
   state.idle.notify_all();
 }
 
@@ -92,7 +88,7 @@ void stop_calls_at_exit() {
   InFlight& state = in_flight();
   std::unique_lock<std::mutex> lock(state.mutex);
   state.exiting = true;
-  for (CancelSource* stop : state.stops) stop->request();
+  state.exit.request();
   state.idle.wait_for(lock, kExitWait, [&] { return state.calls == 0; });
 }
 
@@ -106,15 +102,18 @@ bool exit_stops_this_thread() {
 
 void without_gil(const std::function<void()>& work, CancelSource* stop) {
   PyThreadState* const saved = PyEval_SaveThread();
-  if (!enter(stop)) park_until_exit();
+  if (!enter()) park_until_exit();
   try {
+    // The exit stops this call, unless it runs on the main thread (which runs the exit itself).
+    const bool stoppable = stop != nullptr && PyThread_get_thread_ident() != in_flight().main_thread;
+    const CancelSource::Registration on_exit(stoppable ? &in_flight().exit : nullptr, [stop] { stop->request(); });
     work();
   } catch (...) {  // also a forced unwind from a GIL request inside work at exit: parked here
-    leave(stop);
+    leave();
     take_gil_back(saved);
     throw;
   }
-  leave(stop);
+  leave();
   take_gil_back(saved);
 }
 
